@@ -1,0 +1,164 @@
+package dev.capsa.cli;
+
+import com.google.inject.Guice;
+import com.google.inject.Injector;
+import com.google.inject.Stage;
+import dev.capsa.cli.log.LogSink;
+import dev.capsa.engine.Engine;
+import dev.capsa.error.CapsaException;
+import dev.capsa.plugin.CapsaModule;
+import dev.capsa.plugin.CapsaSettings;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
+
+/**
+ * The root command: runc's global flags and the subcommands. Global flags may stand before or
+ * after the subcommand ({@code capsa --root R state x} or {@code capsa state --root R x}).
+ */
+@Command(name = "capsa",
+        description = "An OCI container runtime with pluggable backends (ns: namespaces, vm: a KVM guest).",
+        subcommands = {CreateCommand.class, RunCommand.class, StartCommand.class, StateCommand.class,
+            KillCommand.class, DeleteCommand.class, ListCommand.class, PsCommand.class, ExecCommand.class,
+            PauseCommand.class, ResumeCommand.class, EventsCommand.class, UpdateCommand.class, SpecCommand.class,
+            FeaturesCommand.class, CheckpointCommand.class, RestoreCommand.class},
+        sortOptions = false, usageHelpAutoWidth = true)
+public final class CapsaCommand implements Callable<Integer> {
+    static final String DEFAULT_ROOT = "/run/capsa";
+
+    @Option(names = "--root", scope = ScopeType.INHERIT, paramLabel = "DIR",
+            description = "root directory for container state (default: " + DEFAULT_ROOT + ")")
+    Path root;
+
+    @Option(names = "--log", scope = ScopeType.INHERIT, paramLabel = "FILE",
+            description = "write log lines to FILE instead of stderr")
+    Path log;
+
+    @Option(names = "--log-format", scope = ScopeType.INHERIT, paramLabel = "text|json",
+            description = "log format: text (default) or json", converter = LogFormatConverter.class)
+    LogSink.Format logFormat;
+
+    @Option(names = "--debug", scope = ScopeType.INHERIT, description = "log debug messages")
+    boolean debug;
+
+    @Option(names = "--systemd-cgroup", scope = ScopeType.INHERIT,
+            description = "read cgroupsPath as slice:prefix:name and let systemd manage the cgroup")
+    boolean systemdCgroup;
+
+    @Option(names = "--backend", scope = ScopeType.INHERIT, paramLabel = "NAME",
+            description = "the backend for new containers (ns, vm, or a plugin's); overrides the default, and must "
+                    + "agree with the dev.capsa.backend annotation")
+    String backend;
+
+    @Option(names = "--plugins", scope = ScopeType.INHERIT, paramLabel = "DIR",
+            description = "plugins folder (default: $CAPSA_PLUGINS, else the distribution's plugins folder)")
+    Path plugins;
+
+    @Option(names = {"-v", "--version"}, description = "print the version, the OCI spec version and the backends")
+    boolean version;
+
+    @Option(names = {"-h", "--help"}, usageHelp = true, description = "show this help")
+    boolean help;
+
+    PrintStream out;
+    PrintStream err;
+    private Injector injector;
+
+    static int execute(String[] args, PrintStream out, PrintStream err) {
+        CapsaCommand root = new CapsaCommand();
+        root.out = out;
+        root.err = err;
+        CommandLine cli = new CommandLine(root);
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        cli.setCaseInsensitiveEnumValuesAllowed(true);
+        cli.setExecutionStrategy(parsed -> {
+            root.configureLogging();
+            return new CommandLine.RunLast().execute(parsed);
+        });
+        cli.setExecutionExceptionHandler((e, commandLine, parsed) -> root.fail(e));
+        cli.setExitCodeExceptionMapper(e -> e instanceof CommandLine.ParameterException ? 2 : 1);
+        return cli.execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        if (version) {
+            return new VersionReport(this).print();
+        }
+        CommandLine.usage(this, out);
+        return 2;
+    }
+
+    private void configureLogging() {
+        try {
+            LogSink.configure(log, logFormat == null ? LogSink.Format.TEXT : logFormat, debug, err);
+        } catch (IOException e) {
+            throw new CapsaException("cannot open log file " + log + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Exit 1 with the message on stderr, and as an error line in --log where the engines look for it. */
+    private int fail(Exception e) {
+        String message = e instanceof CapsaException ? e.getMessage() : "internal error: " + e;
+        if (LogSink.get().toFile()) {
+            LogSink.get().write(org.slf4j.event.Level.ERROR, message);
+        }
+        err.println("capsa: " + message);
+        if (debug || !(e instanceof CapsaException)) {
+            LoggerFactory.getLogger(CapsaCommand.class).debug("stack trace", e);
+            if (debug) {
+                e.printStackTrace(err);
+            }
+        }
+        return 1;
+    }
+
+    CapsaSettings settings() {
+        return new CapsaSettings(root == null ? Path.of(DEFAULT_ROOT) : root, pluginsDir(), backend,
+                CapsaConfig.load().defaultBackend(), systemdCgroup);
+    }
+
+    Path pluginsDir() {
+        if (plugins != null) {
+            return plugins.toAbsolutePath();
+        }
+        String env = System.getenv("CAPSA_PLUGINS");
+        if (env != null && !env.isBlank()) {
+            return Path.of(env).toAbsolutePath();
+        }
+        String home = System.getProperty("capsa.home");
+        return home != null ? Path.of(home, "plugins") : Path.of("plugins").toAbsolutePath();
+    }
+
+    /** The engine, built on first use: commands that don't need it (spec, --version) never pay for Guice. */
+    Engine engine() {
+        return injector().getInstance(Engine.class);
+    }
+
+    Injector injector() {
+        if (injector == null) {
+            injector = Guice.createInjector(Stage.PRODUCTION, new CapsaModule(settings()));
+        }
+        return injector;
+    }
+
+    static final class LogFormatConverter implements CommandLine.ITypeConverter<LogSink.Format> {
+        @Override
+        public LogSink.Format convert(String value) {
+            return switch (value) {
+                case "text" -> LogSink.Format.TEXT;
+                case "json" -> LogSink.Format.JSON;
+                default -> throw new CommandLine.TypeConversionException(
+                        "invalid log format \"" + value + "\": use text or json");
+            };
+        }
+    }
+}

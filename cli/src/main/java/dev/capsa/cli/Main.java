@@ -1,0 +1,20 @@
+package dev.capsa.cli;
+
+import java.io.PrintStream;
+
+/** The {@code capsa} command. The only place that calls System.exit. */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        int code = run(args, System.out, System.err);
+        System.out.flush();
+        System.exit(code);
+    }
+
+    /** Runs one command line; returns the exit code: 0, 1 for a failure, 2 for a usage error. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        return CapsaCommand.execute(args, out, err);
+    }
+}

@@ -1,0 +1,44 @@
+package dev.capsa.os;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.OptionalLong;
+
+/** Reads /proc/PID/stat. The comm field may hold spaces and parentheses, so parse from the last ')'. */
+public final class ProcStat {
+    private ProcStat() {
+    }
+
+    /** Start time in ticks, or empty for a missing or zombie process. */
+    public static OptionalLong startTime(Path procRoot, long pid) {
+        String stat;
+        try {
+            stat = Files.readString(procRoot.resolve(Long.toString(pid)).resolve("stat"), StandardCharsets.ISO_8859_1);
+        } catch (IOException e) {
+            return OptionalLong.empty();
+        }
+        return parseStartTime(stat);
+    }
+
+    static OptionalLong parseStartTime(String stat) {
+        int close = stat.lastIndexOf(')');
+        if (close < 0) {
+            return OptionalLong.empty();
+        }
+        // after ") " come field 3 (state) onwards; starttime is field 22
+        String[] rest = stat.substring(close + 2).trim().split(" ");
+        if (rest.length < 20) {
+            return OptionalLong.empty();
+        }
+        if (rest[0].equals("Z") || rest[0].equals("X")) {
+            return OptionalLong.empty();
+        }
+        try {
+            return OptionalLong.of(Long.parseLong(rest[19]));
+        } catch (NumberFormatException e) {
+            return OptionalLong.empty();
+        }
+    }
+}
