@@ -105,18 +105,6 @@ final class StoredContainer implements ContainerContext {
         return record.pid() > 0 ? OptionalLong.of(record.pid()) : OptionalLong.empty();
     }
 
-    /** The pid only while it still names the process that was recorded (pid and start time match). */
-    OptionalLong livePid() {
-        if (record.pid() <= 0) {
-            return OptionalLong.empty();
-        }
-        OptionalLong start = os.processStartTime(record.pid());
-        if (start.isPresent() && start.getAsLong() == record.pidStartTime()) {
-            return OptionalLong.of(record.pid());
-        }
-        return OptionalLong.empty();
-    }
-
     @Override
     public void recordPid(long pid) {
         OptionalLong start = os.processStartTime(pid);
