@@ -40,7 +40,7 @@ final class ListCommand implements Callable<Integer> {
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"});
         for (ContainerView v : views) {
-            String status = v.problem() != null && v.record() == null ? "unknown" : v.status().json();
+            String status = v.problem() != null ? "unknown" : v.status().json();
             rows.add(new String[] {v.id(), Long.toString(v.pid()), status,
                 v.record() == null ? "" : v.record().bundle(), v.record() == null ? "" : v.record().created(),
                 v.record() == null || v.record().owner() == null ? "" : v.record().owner()});

@@ -146,7 +146,7 @@ public final class Engine {
         ContainerIds.check(id);
         Optional<ContainerRecord> record = store.read(id);
         if (record.isEmpty()) {
-            return new ContainerView(id, null, Status.CREATING, 0, null, "create has not written a record yet");
+            return new ContainerView(id, null, Status.CREATING, 0, null, null); // create has written no record yet
         }
         StoredContainer container = new StoredContainer(store, null, record.get(), null, os, this::hookReached);
         return view(container, backendOf(container));
