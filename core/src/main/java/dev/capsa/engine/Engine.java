@@ -28,9 +28,11 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -127,19 +129,13 @@ public final class Engine {
 
     /** runtime.md start: only a created container starts; then the poststart hooks run. */
     public void start(String id) {
-        try (ContainerLock lock = store.lock(ContainerIds.check(id))) {
-            StoredContainer container = load(id, lock);
-            RuntimeBackend backend = backendOf(container);
-            Status status = status(container, backend);
-            if (status != Status.CREATED) {
-                throw new WrongStateException("cannot start container \"" + id + "\": it is " + status.json()
-                        + ", and only a created container can start");
-            }
+        locked(id, "start", EnumSet.of(Status.CREATED), (container, backend) -> {
             // hook plugins of startContainer run on the host; its config.json hooks run inside, by the backend
             runPhase(container, backend, HookPhase.START_CONTAINER);
             backend.start(container);
             runPhase(container, backend, HookPhase.POSTSTART);
-        }
+            return null;
+        });
     }
 
     public ContainerView state(String id) {
@@ -169,15 +165,10 @@ public final class Engine {
 
     /** runtime.md kill: a created or running (or paused) container only. */
     public void kill(String id, int signal, boolean all) {
-        try (ContainerLock lock = store.lock(ContainerIds.check(id))) {
-            StoredContainer container = load(id, lock);
-            RuntimeBackend backend = backendOf(container);
-            Status status = status(container, backend);
-            if (status == Status.STOPPED || status == Status.CREATING) {
-                throw new WrongStateException("cannot kill container \"" + id + "\": it is " + status.json());
-            }
+        locked(id, "kill", LIVE, (container, backend) -> {
             backend.kill(container, signal, all);
-        }
+            return null;
+        });
     }
 
     /**
@@ -270,42 +261,23 @@ public final class Engine {
     }
 
     public int exec(String id, ExecOptions options) {
-        StoredContainer container;
-        RuntimeBackend backend;
-        try (ContainerLock lock = store.lock(ContainerIds.check(id))) {
-            container = load(id, lock);
-            backend = backendOf(container);
-            Status status = status(container, backend);
-            if (status != Status.RUNNING && status != Status.CREATED) {
-                throw new WrongStateException("cannot exec in container \"" + id + "\": it is " + status.json());
-            }
-        }
+        StoredContainer container = locked(id, "exec in", EnumSet.of(Status.CREATED, Status.RUNNING), (c, b) -> c);
         // the exec'd process may run for long; it must not hold the container's lock
-        return backend.exec(container, options);
+        return backendOf(container).exec(container, options);
     }
 
     public void pause(String id) {
-        try (ContainerLock lock = store.lock(ContainerIds.check(id))) {
-            StoredContainer container = load(id, lock);
-            RuntimeBackend backend = backendOf(container);
-            Status status = status(container, backend);
-            if (status != Status.RUNNING) {
-                throw new WrongStateException("cannot pause container \"" + id + "\": it is " + status.json());
-            }
+        locked(id, "pause", EnumSet.of(Status.RUNNING), (container, backend) -> {
             backend.pause(container);
-        }
+            return null;
+        });
     }
 
     public void resume(String id) {
-        try (ContainerLock lock = store.lock(ContainerIds.check(id))) {
-            StoredContainer container = load(id, lock);
-            RuntimeBackend backend = backendOf(container);
-            Status status = status(container, backend);
-            if (status != Status.PAUSED) {
-                throw new WrongStateException("cannot resume container \"" + id + "\": it is " + status.json());
-            }
+        locked(id, "resume", EnumSet.of(Status.PAUSED), (container, backend) -> {
             backend.resume(container);
-        }
+            return null;
+        });
     }
 
     /** The config.json the container was created from. */
@@ -319,15 +291,10 @@ public final class Engine {
     }
 
     public void update(String id, JsonNode resources) {
-        try (ContainerLock lock = store.lock(ContainerIds.check(id))) {
-            StoredContainer container = load(id, lock);
-            RuntimeBackend backend = backendOf(container);
-            Status status = status(container, backend);
-            if (status == Status.STOPPED || status == Status.CREATING) {
-                throw new WrongStateException("cannot update container \"" + id + "\": it is " + status.json());
-            }
+        locked(id, "update", LIVE, (container, backend) -> {
             backend.update(container, resources);
-        }
+            return null;
+        });
     }
 
     public JsonNode stats(String id) {
@@ -355,6 +322,26 @@ public final class Engine {
     }
 
     // ---- internals
+
+    /** runtime.md: kill (and update) apply to a container whose process exists. */
+    private static final Set<Status> LIVE = EnumSet.of(Status.CREATED, Status.RUNNING, Status.PAUSED);
+
+    private interface LockedOperation<T> {
+        T apply(StoredContainer container, RuntimeBackend backend);
+    }
+
+    /** Runs an operation under the container's lock, if its live status is one the operation allows. */
+    private <T> T locked(String id, String verb, Set<Status> allowed, LockedOperation<T> operation) {
+        try (ContainerLock lock = store.lock(ContainerIds.check(id))) {
+            StoredContainer container = load(id, lock);
+            RuntimeBackend backend = backendOf(container);
+            Status status = status(container, backend);
+            if (!allowed.contains(status)) {
+                throw new WrongStateException("cannot " + verb + " container \"" + id + "\": it is " + status.json());
+            }
+            return operation.apply(container, backend);
+        }
+    }
 
     private StoredContainer readOnly(String id) {
         ContainerIds.check(id);
