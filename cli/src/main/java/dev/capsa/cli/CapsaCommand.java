@@ -122,8 +122,9 @@ public final class CapsaCommand implements Callable<Integer> {
     }
 
     CapsaSettings settings() {
+        CapsaConfig config = CapsaConfig.load();
         return new CapsaSettings(root == null ? Path.of(DEFAULT_ROOT) : root, pluginsDir(), backend,
-                CapsaConfig.load().defaultBackend(), systemdCgroup);
+                config.defaultBackend(), systemdCgroup, config.hooks());
     }
 
     Path pluginsDir() {

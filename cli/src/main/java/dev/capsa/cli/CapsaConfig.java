@@ -3,18 +3,24 @@ package dev.capsa.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.capsa.engine.EngineSettings;
 import dev.capsa.error.CapsaException;
+import dev.capsa.plugin.CapsaSettings.HookSettings;
 import dev.capsa.spec.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Capsa's configuration file: {@code $CAPSA_CONFIG}, else {@code /etc/capsa/config.json}; absent
  * means all defaults. Read only by commands that create or select a backend.
  *
  * @param defaultBackend the backend for containers that name none (key {@code defaultBackend})
+ * @param hooks          keys {@code hooks} (enabled hook plugins), {@code hooksDirs} and
+ *                       {@code hookTimeoutSeconds}
  */
-record CapsaConfig(String defaultBackend) {
+record CapsaConfig(String defaultBackend, HookSettings hooks) {
     static final Path DEFAULT_PATH = Path.of("/etc/capsa/config.json");
 
     static CapsaConfig load() {
@@ -24,7 +30,7 @@ record CapsaConfig(String defaultBackend) {
             if (env != null && !env.isBlank()) {
                 throw new CapsaException("configuration file " + file + " (from CAPSA_CONFIG) does not exist");
             }
-            return new CapsaConfig(EngineSettings.DEFAULT_BACKEND);
+            return new CapsaConfig(EngineSettings.DEFAULT_BACKEND, HookSettings.DEFAULTS);
         }
         JsonNode tree;
         try {
@@ -37,6 +43,33 @@ record CapsaConfig(String defaultBackend) {
         if (backend != null && !backend.isTextual()) {
             throw new CapsaException("configuration file " + file + ": /defaultBackend must be a string");
         }
-        return new CapsaConfig(backend == null ? EngineSettings.DEFAULT_BACKEND : backend.asText());
+        List<String> hooks = strings(tree, "hooks", file);
+        List<String> dirs = strings(tree, "hooksDirs", file);
+        JsonNode timeout = tree == null ? null : tree.get("hookTimeoutSeconds");
+        if (timeout != null && (!timeout.canConvertToInt() || !timeout.isIntegralNumber() || timeout.asInt() <= 0)) {
+            throw new CapsaException("configuration file " + file + ": /hookTimeoutSeconds must be a whole number above 0");
+        }
+        return new CapsaConfig(backend == null ? EngineSettings.DEFAULT_BACKEND : backend.asText(),
+                new HookSettings(hooks, dirs == null ? null : dirs.stream().map(Path::of).toList(),
+                        timeout == null ? null : Duration.ofSeconds(timeout.asInt())));
+    }
+
+    /** A list of strings under that key, or null when the key is absent. */
+    private static List<String> strings(JsonNode tree, String key, Path file) {
+        JsonNode node = tree == null ? null : tree.get(key);
+        if (node == null) {
+            return null;
+        }
+        if (!node.isArray()) {
+            throw new CapsaException("configuration file " + file + ": /" + key + " must be a list of strings");
+        }
+        List<String> values = new ArrayList<>();
+        for (int i = 0; i < node.size(); i++) {
+            if (!node.get(i).isTextual()) {
+                throw new CapsaException("configuration file " + file + ": /" + key + "/" + i + " must be a string");
+            }
+            values.add(node.get(i).asText());
+        }
+        return values;
     }
 }

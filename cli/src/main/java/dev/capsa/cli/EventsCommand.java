@@ -4,15 +4,24 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.capsa.error.CapsaException;
 import dev.capsa.error.WrongStateException;
+import dev.capsa.plugin.CapsaPluginManager;
+import dev.capsa.plugin.CapsaSettings;
+import dev.capsa.plugin.PluginCatalog;
 import dev.capsa.spec.Json;
+import dev.capsa.state.ContainerIds;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 
-@Command(name = "events", description = "Print a container's resource statistics as JSON events.")
+@Command(name = "events", description = "Print a container's resource statistics as JSON events, or with --journal"
+        + " the lifecycle events the journal hook plugin recorded.")
 final class EventsCommand implements Callable<Integer> {
     @ParentCommand
     CapsaCommand root;
@@ -24,11 +33,19 @@ final class EventsCommand implements Callable<Integer> {
             description = "time between statistics events (Go duration: 500ms, 5s, 1m)")
     String interval;
 
+    @Option(names = "--journal", description = "print the container's journal (one JSON line per lifecycle"
+            + " phase, kept after delete) and exit")
+    boolean journal;
+
     @Parameters(index = "0", paramLabel = "ID", description = "the container id")
     String id;
 
     @Override
     public Integer call() throws InterruptedException {
+        if (journal) {
+            journal().forEach(root.out::println);
+            return 0;
+        }
         Duration every = GoDuration.parse(interval);
         while (true) {
             JsonNode data;
@@ -51,6 +68,41 @@ final class EventsCommand implements Callable<Integer> {
             Thread.sleep(every.toMillis());
         }
     }
+
+    /**
+     * The journal's lines, read by the journal plugin's own {@code JournalReader}, so that its file
+     * format and place stay in one module. The CLI does not link against plugins: the reader is
+     * loaded from the plugin that declares the journal hook, through pf4j.
+     */
+    private List<String> journal() {
+        ContainerIds.check(id);
+        PluginCatalog catalog = root.injector().getInstance(PluginCatalog.class);
+        PluginCatalog.Entry entry = catalog.entries().stream()
+                .filter(e -> e.hooks() != null && e.hooks().contains(JOURNAL_HOOK))
+                .findFirst()
+                .orElseThrow(() -> new CapsaException("no plugin in " + catalog.folder() + " provides the "
+                        + JOURNAL_HOOK + " hook"));
+        CapsaPluginManager plugins = root.injector().getInstance(CapsaPluginManager.class);
+        String pluginId = plugins.load(entry.path());
+        try {
+            Class<?> reader = plugins.getPluginClassLoader(pluginId).loadClass(JOURNAL_READER);
+            Method lines = reader.getMethod("lines", Path.class, String.class);
+            @SuppressWarnings("unchecked")
+            List<String> result = (List<String>) lines.invoke(null,
+                    root.injector().getInstance(CapsaSettings.class).root(), id);
+            return result;
+        } catch (InvocationTargetException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new CapsaException("plugin " + pluginId + " cannot read the journal: " + e.getCause(), e.getCause());
+        } catch (ReflectiveOperationException e) {
+            throw new CapsaException("plugin " + pluginId + " has no journal reader: " + e, e);
+        }
+    }
+
+    private static final String JOURNAL_HOOK = "journal";
+    private static final String JOURNAL_READER = "dev.capsa.hooks.JournalReader";
 
     /** The subset of Go's time.ParseDuration that runc users pass. */
     static final class GoDuration {

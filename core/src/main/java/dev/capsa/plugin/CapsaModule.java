@@ -61,7 +61,8 @@ public final class CapsaModule extends AbstractModule {
     @Provides
     @Singleton
     HookDispatcher hooks(HookRunner runner, PluginCatalog catalog, CapsaPluginManager plugins) {
-        return new HookDispatcher(runner, new PluginHooks(catalog, plugins));
+        return new HookDispatcher(runner, new PluginHooks(catalog, plugins, settings.hooks()),
+                settings.hooks().timeout());
     }
 
     @Provides
