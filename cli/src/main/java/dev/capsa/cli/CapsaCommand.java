@@ -28,7 +28,7 @@ import picocli.CommandLine.ScopeType;
         subcommands = {CreateCommand.class, RunCommand.class, StartCommand.class, StateCommand.class,
             KillCommand.class, DeleteCommand.class, ListCommand.class, PsCommand.class, ExecCommand.class,
             PauseCommand.class, ResumeCommand.class, EventsCommand.class, UpdateCommand.class, SpecCommand.class,
-            FeaturesCommand.class, CheckpointCommand.class, RestoreCommand.class},
+            FeaturesCommand.class, CheckpointCommand.class, RestoreCommand.class, AotTrainCommand.class},
         sortOptions = false, usageHelpAutoWidth = true)
 public final class CapsaCommand implements Callable<Integer> {
     static final String DEFAULT_ROOT = "/run/capsa";

@@ -80,7 +80,7 @@ final class VersionReport {
             } else {
                 a = probe(b[0]);
                 if (!b[2].isEmpty()) {
-                    ObjectNode entry = cache.with("backends").putObject(b[0]);
+                    ObjectNode entry = cache.withObject("backends").putObject(b[0]);
                     entry.put("stamp", b[2]).put("available", a.available()).put("reason", a.reason());
                     changed = true;
                 }
