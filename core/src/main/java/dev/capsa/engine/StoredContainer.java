@@ -106,6 +106,15 @@ final class StoredContainer implements ContainerContext {
     }
 
     @Override
+    public boolean processAlive() {
+        if (record.pid() <= 0) {
+            return false;
+        }
+        OptionalLong start = os.processStartTime(record.pid());
+        return start.isPresent() && start.getAsLong() == record.pidStartTime();
+    }
+
+    @Override
     public void recordPid(long pid) {
         OptionalLong start = os.processStartTime(pid);
         if (start.isEmpty()) {

@@ -1,6 +1,7 @@
 package dev.capsa.os;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,8 +15,9 @@ public final class ProcStat {
     /** Start time in ticks, or empty for a missing or zombie process. */
     public static OptionalLong startTime(Path procRoot, long pid) {
         String stat;
-        try {
-            stat = Files.readString(procRoot.resolve(Long.toString(pid)).resolve("stat"), StandardCharsets.ISO_8859_1);
+        // proc files report size 0: read them as a stream, never by their stated size
+        try (InputStream in = Files.newInputStream(procRoot.resolve(Long.toString(pid)).resolve("stat"))) {
+            stat = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
         } catch (IOException e) {
             return OptionalLong.empty();
         }

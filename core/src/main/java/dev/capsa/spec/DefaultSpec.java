@@ -13,6 +13,8 @@ import java.util.List;
 public final class DefaultSpec {
     /** The runtime-spec version Capsa implements and writes into new configs. */
     public static final String OCI_VERSION = "1.2.1";
+    /** The oldest config.json version Capsa accepts (SpecValidator), for features.md ociVersionMin. */
+    public static final String OCI_VERSION_MIN = "1.0.0";
 
     private static final List<String> CAPABILITIES = List.of("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE");
 

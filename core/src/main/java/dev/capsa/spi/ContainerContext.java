@@ -28,6 +28,12 @@ public interface ContainerContext {
     /** Records the container's pid; the engine stores it with the process's start time. */
     void recordPid(long pid);
 
+    /**
+     * Whether the recorded pid still names the process that was recorded: alive, not a zombie,
+     * and with the same start time, so a reused pid is never taken for the container.
+     */
+    boolean processAlive();
+
     /** A value the backend stored earlier with {@link #putData}. */
     Optional<String> data(String key);
 

@@ -33,7 +33,7 @@ public final class VmBackend implements RuntimeBackend {
     @Override
     public Features features() {
         // nothing is implemented, so nothing is claimed
-        return new Features(DefaultSpec.OCI_VERSION, DefaultSpec.OCI_VERSION, List.of(), List.of(),
+        return new Features(DefaultSpec.OCI_VERSION_MIN, DefaultSpec.OCI_VERSION, List.of(), List.of(),
                 new Features.Linux(List.of(), List.of(), null, null, null, null, null, null, null), null, null);
     }
 

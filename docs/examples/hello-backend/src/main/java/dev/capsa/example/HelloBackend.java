@@ -58,7 +58,6 @@ public final class HelloBackend implements RuntimeBackend {
     static final String STDOUT = "stdout.log";
     static final String STDERR = "stderr.log";
     /** Key of the pid's start time in the container's data: a pid alone can be reused. */
-    static final String START_TIME = "startTime";
     private static final Duration KILL_WAIT = Duration.ofSeconds(10);
 
     /**
@@ -105,7 +104,7 @@ public final class HelloBackend implements RuntimeBackend {
     @Override
     public Features features() {
         // only what it does: the host-side hooks (the engine runs them), nothing of linux
-        return new Features(DefaultSpec.OCI_VERSION, DefaultSpec.OCI_VERSION,
+        return new Features(DefaultSpec.OCI_VERSION_MIN, DefaultSpec.OCI_VERSION,
                 List.of("prestart", "createRuntime", "poststart", "poststop"), List.of(),
                 new Features.Linux(List.of(), List.of(), new Features.Cgroup(false, false, false, false, false),
                         new Features.Seccomp(false, null, null, null, null, null), Features.Enabled.NO,
@@ -145,11 +144,7 @@ public final class HelloBackend implements RuntimeBackend {
         }
         CHILDREN.put(ctx.stateDir(), process);
 
-        long pid = process.pid();
-        ctx.recordPid(pid); // fails, and the engine cleans up, when the process is already gone
-        long started = os.processStartTime(pid).orElseThrow(() -> new CapsaException("container \""
-                + ctx.id() + "\": process " + pid + " ended while it waited for start"));
-        ctx.putData(START_TIME, Long.toString(started));
+        ctx.recordPid(process.pid()); // fails, and the engine cleans up, when the process is already gone
         // the process exists and waits: the point where runc runs the createRuntime hooks
         ctx.runHooks(HookPhase.CREATE_RUNTIME);
     }
@@ -158,7 +153,7 @@ public final class HelloBackend implements RuntimeBackend {
     public void start(ContainerContext ctx) {
         Path fifo = ctx.stateDir().resolve(FIFO);
         try {
-            ExecFifo.release(fifo, () -> alive(ctx));
+            ExecFifo.release(fifo, ctx::processAlive);
         } catch (CapsaException e) {
             throw new CapsaException("cannot start container \"" + ctx.id() + "\": " + e.getMessage(), e);
         }
@@ -172,7 +167,7 @@ public final class HelloBackend implements RuntimeBackend {
 
     @Override
     public Status status(ContainerContext ctx) {
-        if (!alive(ctx)) {
+        if (!ctx.processAlive()) {
             return Status.STOPPED;
         }
         return Files.exists(ctx.stateDir().resolve(FIFO)) ? Status.CREATED : Status.RUNNING;
@@ -203,7 +198,7 @@ public final class HelloBackend implements RuntimeBackend {
     @Override
     public void delete(ContainerContext ctx, boolean force) {
         Process child = CHILDREN.remove(ctx.stateDir());
-        if (alive(ctx)) {
+        if (ctx.processAlive()) {
             // the engine lets a live container through only with --force
             kill(ctx, Signals.SIGKILL, true);
             awaitEnd(ctx);
@@ -236,19 +231,9 @@ public final class HelloBackend implements RuntimeBackend {
 
     // ---- internals
 
-    /** The recorded pid still names the process create spawned: same pid, same start time. */
-    private boolean alive(ContainerContext ctx) {
-        OptionalLong pid = ctx.pid();
-        if (pid.isEmpty()) {
-            return false;
-        }
-        OptionalLong now = os.processStartTime(pid.getAsLong());
-        return now.isPresent() && ctx.data(START_TIME).equals(Optional.of(Long.toString(now.getAsLong())));
-    }
-
     private void awaitEnd(ContainerContext ctx) {
         long deadline = System.nanoTime() + KILL_WAIT.toNanos();
-        while (alive(ctx)) {
+        while (ctx.processAlive()) {
             if (System.nanoTime() > deadline) {
                 throw new CapsaException("container \"" + ctx.id() + "\": process " + ctx.pid().getAsLong()
                         + " is still there " + KILL_WAIT.toSeconds() + "s after SIGKILL");

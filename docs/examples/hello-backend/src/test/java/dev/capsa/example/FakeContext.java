@@ -21,6 +21,7 @@ final class FakeContext implements ContainerContext {
     final Map<String, String> data = new HashMap<>();
     final List<HookPhase> hooks = new ArrayList<>();
     long pid;
+    long pidStartTime;
 
     FakeContext(Path bundle, Path stateDir, Spec spec, Os os) {
         this.bundle = bundle;
@@ -56,7 +57,15 @@ final class FakeContext implements ContainerContext {
 
     @Override
     public void recordPid(long newPid) {
+        // as the engine does: the pid with its start time
         pid = newPid;
+        pidStartTime = os.processStartTime(newPid).orElseThrow();
+    }
+
+    @Override
+    public boolean processAlive() {
+        OptionalLong now = pid > 0 ? os.processStartTime(pid) : OptionalLong.empty();
+        return now.isPresent() && now.getAsLong() == pidStartTime;
     }
 
     @Override

@@ -1,0 +1,1363 @@
+/*
+ * capsa-init: the small C stage of Capsa's ns backend (design.md: "Java decides, native code
+ * executes"). The JVM is multi-threaded, so it never calls clone, setns, unshare, pivot_root or
+ * exec in a new namespace itself; this program does, following a flat launch plan that Java
+ * worked out. It makes no policy decisions: every path, flag and number comes from the plan.
+ *
+ * Usage: capsa-init --control SOCKET
+ *   Connects to the unix stream socket SOCKET (Java listens on it), reads the plan, reports
+ *   each step back over the same connection, then execs the container's process.
+ *
+ * Plan (Java -> capsa-init): a sequence of records, ended by the record "end".
+ *   record := TAG " " N "\n" FIELD{N}
+ *   field  := LEN ":" BYTES "\n"            (LEN decimal byte count; BYTES raw, may hold anything)
+ * Numbers are decimal text fields. Tags (fields in brackets):
+ *   version [1]                      must come first
+ *   clone [flags]                    CLONE_NEW* flags for the container init
+ *   foreground [0|1]                 1: stay as monitor, reap the init, exit with its status
+ *   exitfile [path]                  monitor writes the exit code here (foreground)
+ *   hostname [name], domainname [name]
+ *   loopback []                      bring up "lo" in the new network namespace
+ *   propagation [flags]              applied to "/" first (MS_SLAVE|MS_REC by default)
+ *   rootfs [abs path]
+ *   The rootfs steps below run in the order they come; dest is inside the rootfs:
+ *   mount [source, dest, fstype, flags, data, bind(0|1), propagation flags]
+ *   remount [dest, flags]            bind-remount (per mount, e.g. MS_RDONLY) after sub-mounts
+ *   device [dest, mode incl. S_IF*, major, minor, uid, gid]
+ *   symlink [target, dest]
+ *   mkdir [dest]                     e.g. the process's cwd
+ *   fifo [abs host path]             the exec fifo: made here, waited on before exec
+ *   sync []                          stop after the mounts, before pivot_root: report "sync",
+ *                                    wait for "go" (Java runs the createRuntime hooks there)
+ *   pivot [1|0]                      1: pivot_root; 0: MS_MOVE + chroot (--no-pivot)
+ *   rootpropagation [flags]          applied to the new "/" after the pivot
+ *   sysctl [path under /proc/sys, value]
+ *   masked [path], readonly [path], rootreadonly []
+ *   arg [s] (repeated), env [s] (repeated), cwd [path]
+ *   user [uid, gid, umask or -1], groups [gid...]
+ *   rlimit [resource, soft, hard]
+ *   caps [bounding, effective, permitted, inheritable, ambient]   64-bit masks
+ *   nonewprivs []
+ *   keyring [name]                   join a new session keyring (absent: --no-new-keyring)
+ *   oomscoreadj [n]
+ *   end []
+ *
+ * Reports (capsa-init -> Java), one line each:
+ *   pid N                            the init's pid in the host's pid namespace
+ *   step NAME                        a step that succeeded
+ *   error STEP ERRNO DETAIL          a step that failed; the init exits
+ *   sync                             waiting for "go\n" (or EOF: abort)
+ *   ready                            all done; blocked on the exec fifo
+ *
+ * Processes: capsa-init (stage 0, a child of the JVM) reads the plan and clones the init
+ * (stage 1) into the new namespaces. Detached, stage 0 exits at once, so the init is
+ * reparented to the caller's subreaper, as with runc. In the foreground stage 0 stays as a
+ * monitor: a subreaper with its stdio on /dev/null, it reaps the init and exits with its
+ * status (128+n for signal n).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <unistd.h>
+
+#define MAX_ITEMS 512
+
+/* ---- the plan, as parsed */
+
+struct mount_step {
+    char *source, *dest, *fstype, *data;
+    unsigned long flags, propagation;
+    int bind;
+};
+
+struct device_step {
+    char *dest;
+    unsigned long mode, major, minor;
+    long uid, gid;
+};
+
+enum op_kind { OP_MOUNT, OP_REMOUNT, OP_DEVICE, OP_SYMLINK, OP_MKDIR };
+
+/* one rootfs step; which members count depends on kind */
+struct op {
+    enum op_kind kind;
+    struct mount_step mount;
+    struct device_step device;
+    char *target, *dest;
+    unsigned long flags;
+};
+
+struct plan {
+    unsigned long clone_flags;
+    int foreground;
+    char *exitfile;
+    char *hostname, *domainname;
+    int loopback;
+    unsigned long propagation, rootpropagation;
+    char *rootfs;
+    struct op ops[MAX_ITEMS];
+    int nops;
+    char *fifo;
+    int sync;
+    int pivot;
+    char *sysctl_key[MAX_ITEMS], *sysctl_value[MAX_ITEMS];
+    int nsysctls;
+    char *masked[MAX_ITEMS];
+    int nmasked;
+    char *readonly[MAX_ITEMS];
+    int nreadonly;
+    int rootreadonly;
+    char *args[MAX_ITEMS + 1];
+    int nargs;
+    char *env[MAX_ITEMS + 1];
+    int nenv;
+    char *cwd;
+    long uid, gid, umask_value;
+    gid_t groups[MAX_ITEMS];
+    int ngroups;
+    int nrlimits;
+    int rlimit_resource[64];
+    unsigned long long rlimit_soft[64], rlimit_hard[64];
+    int has_caps;
+    uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
+    int nonewprivs;
+    char *keyring;
+    char *oomscoreadj;
+};
+
+static struct plan plan;
+static int control = -1; /* the socket to Java */
+
+/* ---- reporting */
+
+static void send_line(const char *fmt, ...) {
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return;
+    }
+    if (n > (int)sizeof buf - 2) {
+        n = sizeof buf - 2;
+    }
+    for (int i = 0; i < n; i++) {
+        if (buf[i] == '\n') {
+            buf[i] = ' ';
+        }
+    }
+    buf[n++] = '\n';
+    const char *p = buf;
+    while (n > 0 && control >= 0) {
+        ssize_t w = send(control, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return;
+        }
+        p += w;
+        n -= w;
+    }
+}
+
+/* An error of one step: what Java turns into an exception. Returns -1 for "return fail(...)". */
+static int fail(const char *step, int err, const char *fmt, ...) {
+    char detail[3000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    if (control >= 0) {
+        send_line("error %s %d %s", step, err, detail);
+    } else {
+        fprintf(stderr, "capsa-init: %s: %s: %s\n", step, detail, strerror(err));
+    }
+    return -1;
+}
+
+static void step_ok(const char *step) {
+    send_line("step %s", step);
+}
+
+/* ---- reading the plan */
+
+static char inbuf[65536];
+static size_t inlen, inpos;
+
+static int read_byte(void) {
+    if (inpos == inlen) {
+        ssize_t r;
+        do {
+            r = read(control, inbuf, sizeof inbuf);
+        } while (r < 0 && errno == EINTR);
+        if (r <= 0) {
+            return -1;
+        }
+        inlen = (size_t)r;
+        inpos = 0;
+    }
+    return (unsigned char)inbuf[inpos++];
+}
+
+/* Reads up to (not including) the byte stop; returns the text, malloc'd. */
+static char *read_until(int stop, size_t max) {
+    size_t cap = 64, n = 0;
+    char *s = malloc(cap);
+    if (!s) {
+        return NULL;
+    }
+    for (;;) {
+        int c = read_byte();
+        if (c < 0 || n >= max) {
+            free(s);
+            return NULL;
+        }
+        if (c == stop) {
+            break;
+        }
+        if (n + 1 >= cap) {
+            cap *= 2;
+            char *t = realloc(s, cap);
+            if (!t) {
+                free(s);
+                return NULL;
+            }
+            s = t;
+        }
+        s[n++] = (char)c;
+    }
+    s[n] = 0;
+    return s;
+}
+
+static char *read_field(void) {
+    char *len_text = read_until(':', 20);
+    if (!len_text) {
+        return NULL;
+    }
+    char *end;
+    errno = 0;
+    unsigned long len = strtoul(len_text, &end, 10);
+    if (errno || *end || end == len_text || len > (1UL << 24)) {
+        free(len_text);
+        return NULL;
+    }
+    free(len_text);
+    char *s = malloc(len + 1);
+    if (!s) {
+        return NULL;
+    }
+    for (unsigned long i = 0; i < len; i++) {
+        int c = read_byte();
+        if (c < 0) {
+            free(s);
+            return NULL;
+        }
+        s[i] = (char)c;
+    }
+    s[len] = 0;
+    if (read_byte() != '\n') {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static int parse_num(const char *s, unsigned long long *out) {
+    char *end;
+    errno = 0;
+    if (!s || !*s) {
+        return -1;
+    }
+    *out = strtoull(s, &end, 10);
+    return errno || *end ? -1 : 0;
+}
+
+static int parse_signed(const char *s, long *out) {
+    char *end;
+    errno = 0;
+    if (!s || !*s) {
+        return -1;
+    }
+    *out = strtol(s, &end, 10);
+    return errno || *end ? -1 : 0;
+}
+
+#define NEED(n) do { if (nf != (n)) return fail("plan", EINVAL, "record %s needs %d fields", tag, (n)); } while (0)
+#define NUM(i, dst) do { unsigned long long v_; \
+        if (parse_num(f[i], &v_)) return fail("plan", EINVAL, "record %s: bad number %s", tag, f[i]); \
+        (dst) = v_; } while (0)
+#define ROOM(count) do { if ((count) >= MAX_ITEMS) return fail("plan", E2BIG, "too many %s records", tag); } while (0)
+
+static int read_plan(void) {
+    int seen_version = 0;
+    for (;;) {
+        char *header = read_until('\n', 64);
+        if (!header) {
+            return fail("plan", EPROTO, "truncated plan");
+        }
+        char *space = strchr(header, ' ');
+        if (!space) {
+            return fail("plan", EPROTO, "bad record header");
+        }
+        *space = 0;
+        char *tag = header;
+        unsigned long long nf_ull;
+        if (parse_num(space + 1, &nf_ull) || nf_ull > MAX_ITEMS) {
+            return fail("plan", EPROTO, "bad field count in %s", tag);
+        }
+        int nf = (int)nf_ull;
+        char *f[MAX_ITEMS];
+        for (int i = 0; i < nf; i++) {
+            f[i] = read_field();
+            if (!f[i]) {
+                return fail("plan", EPROTO, "bad field %d of record %s", i, tag);
+            }
+        }
+        if (!seen_version && strcmp(tag, "version") != 0) {
+            return fail("plan", EPROTO, "plan does not start with its version");
+        }
+        if (!strcmp(tag, "version")) {
+            NEED(1);
+            if (strcmp(f[0], "1") != 0) {
+                return fail("plan", EPROTO, "plan version %s, this capsa-init reads 1", f[0]);
+            }
+            seen_version = 1;
+        } else if (!strcmp(tag, "clone")) {
+            NEED(1);
+            NUM(0, plan.clone_flags);
+        } else if (!strcmp(tag, "foreground")) {
+            NEED(1);
+            NUM(0, plan.foreground);
+        } else if (!strcmp(tag, "exitfile")) {
+            NEED(1);
+            plan.exitfile = f[0];
+        } else if (!strcmp(tag, "hostname")) {
+            NEED(1);
+            plan.hostname = f[0];
+        } else if (!strcmp(tag, "domainname")) {
+            NEED(1);
+            plan.domainname = f[0];
+        } else if (!strcmp(tag, "loopback")) {
+            plan.loopback = 1;
+        } else if (!strcmp(tag, "propagation")) {
+            NEED(1);
+            NUM(0, plan.propagation);
+        } else if (!strcmp(tag, "rootpropagation")) {
+            NEED(1);
+            NUM(0, plan.rootpropagation);
+        } else if (!strcmp(tag, "rootfs")) {
+            NEED(1);
+            plan.rootfs = f[0];
+        } else if (!strcmp(tag, "mount")) {
+            NEED(7);
+            ROOM(plan.nops);
+            plan.ops[plan.nops].kind = OP_MOUNT;
+            struct mount_step *m = &plan.ops[plan.nops++].mount;
+            m->source = f[0];
+            m->dest = f[1];
+            m->fstype = f[2];
+            NUM(3, m->flags);
+            m->data = f[4];
+            NUM(5, m->bind);
+            NUM(6, m->propagation);
+        } else if (!strcmp(tag, "device")) {
+            NEED(6);
+            ROOM(plan.nops);
+            plan.ops[plan.nops].kind = OP_DEVICE;
+            struct device_step *d = &plan.ops[plan.nops++].device;
+            d->dest = f[0];
+            NUM(1, d->mode);
+            NUM(2, d->major);
+            NUM(3, d->minor);
+            NUM(4, d->uid);
+            NUM(5, d->gid);
+        } else if (!strcmp(tag, "symlink")) {
+            NEED(2);
+            ROOM(plan.nops);
+            plan.ops[plan.nops].kind = OP_SYMLINK;
+            plan.ops[plan.nops].target = f[0];
+            plan.ops[plan.nops++].dest = f[1];
+        } else if (!strcmp(tag, "mkdir")) {
+            NEED(1);
+            ROOM(plan.nops);
+            plan.ops[plan.nops].kind = OP_MKDIR;
+            plan.ops[plan.nops++].dest = f[0];
+        } else if (!strcmp(tag, "remount")) {
+            NEED(2);
+            ROOM(plan.nops);
+            plan.ops[plan.nops].kind = OP_REMOUNT;
+            plan.ops[plan.nops].dest = f[0];
+            NUM(1, plan.ops[plan.nops].flags);
+            plan.nops++;
+        } else if (!strcmp(tag, "fifo")) {
+            NEED(1);
+            plan.fifo = f[0];
+        } else if (!strcmp(tag, "sync")) {
+            plan.sync = 1;
+        } else if (!strcmp(tag, "pivot")) {
+            NEED(1);
+            NUM(0, plan.pivot);
+        } else if (!strcmp(tag, "sysctl")) {
+            NEED(2);
+            ROOM(plan.nsysctls);
+            plan.sysctl_key[plan.nsysctls] = f[0];
+            plan.sysctl_value[plan.nsysctls++] = f[1];
+        } else if (!strcmp(tag, "masked")) {
+            NEED(1);
+            ROOM(plan.nmasked);
+            plan.masked[plan.nmasked++] = f[0];
+        } else if (!strcmp(tag, "readonly")) {
+            NEED(1);
+            ROOM(plan.nreadonly);
+            plan.readonly[plan.nreadonly++] = f[0];
+        } else if (!strcmp(tag, "rootreadonly")) {
+            plan.rootreadonly = 1;
+        } else if (!strcmp(tag, "arg")) {
+            NEED(1);
+            ROOM(plan.nargs);
+            plan.args[plan.nargs++] = f[0];
+        } else if (!strcmp(tag, "env")) {
+            NEED(1);
+            ROOM(plan.nenv);
+            plan.env[plan.nenv++] = f[0];
+        } else if (!strcmp(tag, "cwd")) {
+            NEED(1);
+            plan.cwd = f[0];
+        } else if (!strcmp(tag, "user")) {
+            NEED(3);
+            NUM(0, plan.uid);
+            NUM(1, plan.gid);
+            if (parse_signed(f[2], &plan.umask_value)) {
+                return fail("plan", EINVAL, "record user: bad umask %s", f[2]);
+            }
+        } else if (!strcmp(tag, "groups")) {
+            plan.ngroups = nf;
+            for (int i = 0; i < nf; i++) {
+                NUM(i, plan.groups[i]);
+            }
+        } else if (!strcmp(tag, "rlimit")) {
+            NEED(3);
+            if (plan.nrlimits >= 64) {
+                return fail("plan", E2BIG, "too many rlimit records");
+            }
+            NUM(0, plan.rlimit_resource[plan.nrlimits]);
+            NUM(1, plan.rlimit_soft[plan.nrlimits]);
+            NUM(2, plan.rlimit_hard[plan.nrlimits]);
+            plan.nrlimits++;
+        } else if (!strcmp(tag, "caps")) {
+            NEED(5);
+            plan.has_caps = 1;
+            NUM(0, plan.cap_bounding);
+            NUM(1, plan.cap_effective);
+            NUM(2, plan.cap_permitted);
+            NUM(3, plan.cap_inheritable);
+            NUM(4, plan.cap_ambient);
+        } else if (!strcmp(tag, "keyring")) {
+            NEED(1);
+            plan.keyring = f[0];
+        } else if (!strcmp(tag, "oomscoreadj")) {
+            NEED(1);
+            plan.oomscoreadj = f[0];
+        } else if (!strcmp(tag, "nonewprivs")) {
+            plan.nonewprivs = 1;
+        } else if (!strcmp(tag, "end")) {
+            break;
+        } else {
+            return fail("plan", EPROTO, "unknown record %s", tag);
+        }
+        free(header);
+    }
+    if (!plan.rootfs || plan.nargs == 0 || !plan.fifo) {
+        return fail("plan", EINVAL, "plan lacks rootfs, args or fifo");
+    }
+    plan.args[plan.nargs] = NULL;
+    plan.env[plan.nenv] = NULL;
+    return 0;
+}
+
+/* ---- sealed copy of ourselves (runc CVE-2019-5736): run from a sealed memfd, never the file */
+
+static int run_from_sealed_copy(char **argv) {
+    int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (exe < 0) {
+        return fail("seal", errno, "/proc/self/exe");
+    }
+    int seals = fcntl(exe, F_GET_SEALS);
+    if (seals >= 0 && (seals & F_SEAL_WRITE)) {
+        close(exe);
+        return 0; /* already the sealed copy */
+    }
+    int mem = memfd_create("capsa-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (mem < 0) {
+        close(exe);
+        return fail("seal", errno, "memfd_create");
+    }
+    struct stat st;
+    if (fstat(exe, &st) < 0) {
+        return fail("seal", errno, "/proc/self/exe");
+    }
+    off_t left = st.st_size;
+    while (left > 0) {
+        ssize_t n = sendfile(mem, exe, NULL, left);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return fail("seal", n < 0 ? errno : EIO, "copy of /proc/self/exe");
+        }
+        left -= n;
+    }
+    close(exe);
+    if (fcntl(mem, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+        return fail("seal", errno, "memfd");
+    }
+    char *envp[] = {NULL};
+    fexecve(mem, argv, envp);
+    return fail("seal", errno, "fexecve of the sealed copy");
+}
+
+/* ---- resolving paths inside the rootfs */
+
+static long openat2_fd(int dirfd, const char *path, int flags) {
+    struct open_how how = {.flags = (uint64_t)flags | O_CLOEXEC,
+                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    return syscall(SYS_openat2, dirfd, *path ? path : ".", &how, sizeof how);
+}
+
+enum make { MAKE_NONE, MAKE_DIR, MAKE_FILE };
+
+/*
+ * Creates the missing components of path inside root (the last one as a dir or a file), never
+ * leaving root: each existing component is looked up with openat2(RESOLVE_IN_ROOT), and a
+ * dangling symlink is followed by rewriting the path, as if root were "/" (what runc's
+ * securejoin does).
+ */
+static int make_in_root(int root, const char *path, enum make kind) {
+    char cur[PATH_MAX];
+    if (snprintf(cur, sizeof cur, "%s", path) >= (int)sizeof cur) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (int loops = 0; loops < 40; loops++) {
+        char prefix[PATH_MAX] = "";
+        char *comps[PATH_MAX / 2];
+        int n = 0;
+        char work[PATH_MAX];
+        strcpy(work, cur);
+        for (char *save = NULL, *c = strtok_r(work, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+            comps[n++] = c;
+        }
+        int restarted = 0;
+        for (int i = 0; i < n && !restarted; i++) {
+            char next[PATH_MAX];
+            if (snprintf(next, sizeof next, "%s/%s", prefix, comps[i]) >= (int)sizeof next) {
+                errno = ENAMETOOLONG;
+                return -1;
+            }
+            long fd = openat2_fd(root, next, O_PATH);
+            if (fd >= 0) {
+                close((int)fd);
+                strcpy(prefix, next);
+                continue;
+            }
+            if (errno != ENOENT) {
+                return -1;
+            }
+            long parent = openat2_fd(root, prefix, O_PATH | O_DIRECTORY);
+            if (parent < 0) {
+                return -1;
+            }
+            int r;
+            if (i == n - 1 && kind == MAKE_FILE) {
+                r = openat((int)parent, comps[i], O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
+                if (r >= 0) {
+                    close(r);
+                    r = 0;
+                }
+            } else {
+                r = mkdirat((int)parent, comps[i], 0755);
+            }
+            if (r == 0 || errno != EEXIST) {
+                int saved = errno;
+                close((int)parent);
+                if (r != 0) {
+                    errno = saved;
+                    return -1;
+                }
+                strcpy(prefix, next);
+                continue;
+            }
+            /* it exists but does not resolve: a dangling symlink; follow it inside root */
+            char target[PATH_MAX];
+            ssize_t len = readlinkat((int)parent, comps[i], target, sizeof target - 1);
+            int saved = errno;
+            close((int)parent);
+            if (len < 0) {
+                errno = saved == EINVAL ? EEXIST : saved;
+                return -1;
+            }
+            target[len] = 0;
+            char rest[PATH_MAX] = "";
+            for (int j = i + 1; j < n; j++) {
+                strncat(rest, "/", sizeof rest - strlen(rest) - 1);
+                strncat(rest, comps[j], sizeof rest - strlen(rest) - 1);
+            }
+            char rewritten[PATH_MAX];
+            int w = target[0] == '/' ? snprintf(rewritten, sizeof rewritten, "%s%s", target, rest)
+                                     : snprintf(rewritten, sizeof rewritten, "%s/%s%s", prefix, target, rest);
+            if (w >= (int)sizeof rewritten) {
+                errno = ENAMETOOLONG;
+                return -1;
+            }
+            strcpy(cur, rewritten);
+            restarted = 1;
+        }
+        if (!restarted) {
+            return 0;
+        }
+    }
+    errno = ELOOP;
+    return -1;
+}
+
+/* An O_PATH fd for path inside root, creating it first when kind says so. */
+static int open_in_root(int root, const char *path, enum make kind) {
+    long fd = openat2_fd(root, path, O_PATH);
+    if (fd < 0 && errno == ENOENT && kind != MAKE_NONE) {
+        if (make_in_root(root, path, kind) < 0) {
+            return -1;
+        }
+        fd = openat2_fd(root, path, O_PATH);
+    }
+    return (int)fd;
+}
+
+static void fd_path(int fd, char *buf, size_t size) {
+    snprintf(buf, size, "/proc/self/fd/%d", fd);
+}
+
+/* ---- the steps of the init, each returning 0 or -1 after fail() */
+
+static int step_hostname(void) {
+    if (plan.hostname && sethostname(plan.hostname, strlen(plan.hostname)) < 0) {
+        return fail("sethostname", errno, "%s", plan.hostname);
+    }
+    if (plan.domainname && setdomainname(plan.domainname, strlen(plan.domainname)) < 0) {
+        return fail("setdomainname", errno, "%s", plan.domainname);
+    }
+    return 0;
+}
+
+static int step_loopback(void) {
+    if (!plan.loopback) {
+        return 0;
+    }
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        return fail("loopback", errno, "socket");
+    }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    strcpy(ifr.ifr_name, "lo");
+    if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+        close(s);
+        return fail("loopback", errno, "SIOCGIFFLAGS lo");
+    }
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+        close(s);
+        return fail("loopback", errno, "SIOCSIFFLAGS lo");
+    }
+    close(s);
+    step_ok("loopback");
+    return 0;
+}
+
+static int step_rootfs(int *root_out) {
+    if (mount(NULL, "/", NULL, plan.propagation ? plan.propagation : MS_SLAVE | MS_REC, NULL) < 0) {
+        return fail("mount", errno, "propagation of /");
+    }
+    /* pivot_root needs the new root to be a mount point; "/" is no longer shared (Java allows
+       no shared rootfsPropagation), so neither it nor its parent is */
+    if (mount(plan.rootfs, plan.rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
+        return fail("mount", errno, "bind %s", plan.rootfs);
+    }
+    int root = open(plan.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) {
+        return fail("open", errno, "rootfs %s", plan.rootfs);
+    }
+    *root_out = root;
+    step_ok("rootfs");
+    return 0;
+}
+
+/* The flags of the mount under fd, as MS_* bits, so a remount keeps nosuid, nodev, ... */
+static unsigned long mount_flags_of(const char *path) {
+    struct statvfs sv;
+    if (statvfs(path, &sv) < 0) {
+        return 0;
+    }
+    unsigned long flags = 0;
+    if (sv.f_flag & ST_RDONLY) flags |= MS_RDONLY;
+    if (sv.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+    if (sv.f_flag & ST_NODEV) flags |= MS_NODEV;
+    if (sv.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+    if (sv.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+    if (sv.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+    if (sv.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+    return flags;
+}
+
+static int step_mount(int root, struct mount_step *m) {
+    enum make kind = MAKE_DIR;
+    if (m->bind) {
+        struct stat st;
+        if (stat(m->source, &st) < 0) {
+            return fail("mount", errno, "bind source %s", m->source);
+        }
+        if (!S_ISDIR(st.st_mode)) {
+            kind = MAKE_FILE;
+        }
+    }
+    int target = open_in_root(root, m->dest, kind);
+    if (target < 0) {
+        return fail("mount", errno, "destination %s in the rootfs", m->dest);
+    }
+    char tpath[64];
+    fd_path(target, tpath, sizeof tpath);
+    int r;
+    unsigned long remount = 0;
+    if (m->bind) {
+        r = mount(m->source, tpath, NULL, MS_BIND | (m->flags & MS_REC), NULL);
+        remount = m->flags & ~(unsigned long)(MS_BIND | MS_REC);
+    } else {
+        /* read-only comes as a per-mount remount: a new mount of an existing superblock (sysfs or
+           cgroup without their own namespace) must never turn the host's superblock read-only */
+        r = mount(m->source, tpath, m->fstype, m->flags & ~(unsigned long)MS_RDONLY, *m->data ? m->data : NULL);
+        remount = m->flags & MS_RDONLY ? m->flags & ~(unsigned long)MS_REC : 0;
+    }
+    int err = errno;
+    close(target);
+    if (r < 0) {
+        return fail("mount", err, "%s on %s (%s)", m->source, m->dest, m->bind ? "bind" : m->fstype);
+    }
+    if (remount || m->propagation) {
+        /* the fd above is the dentry below the new mount: look the destination up again */
+        target = open_in_root(root, m->dest, MAKE_NONE);
+        if (target < 0) {
+            return fail("mount", errno, "destination %s after mounting", m->dest);
+        }
+        fd_path(target, tpath, sizeof tpath);
+        if (remount) {
+            r = mount(NULL, tpath, NULL, MS_BIND | MS_REMOUNT | remount | mount_flags_of(tpath), NULL);
+            if (r < 0) {
+                err = errno;
+                close(target);
+                return fail("mount", err, "remount of %s", m->dest);
+            }
+        }
+        if (m->propagation) {
+            r = mount(NULL, tpath, NULL, m->propagation, NULL);
+            if (r < 0) {
+                err = errno;
+                close(target);
+                return fail("mount", err, "propagation of %s", m->dest);
+            }
+        }
+        close(target);
+    }
+    send_line("step mount %s", m->dest);
+    return 0;
+}
+
+/* The parent directory of dest inside root (created) and the last component. */
+static int open_parent(int root, const char *dest, const char **base) {
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", dest);
+    char *slash = strrchr(parent, '/');
+    if (!slash || !slash[1]) {
+        errno = EINVAL;
+        return -1;
+    }
+    *base = dest + (slash - parent) + 1;
+    *slash = 0;
+    return open_in_root(root, parent, MAKE_DIR);
+}
+
+static int step_device(int root, struct device_step *d) {
+    const char *base;
+    int dir = open_parent(root, d->dest, &base);
+    if (dir < 0) {
+        return fail("mknod", errno, "parent of %s in the rootfs", d->dest);
+    }
+    unlinkat(dir, base, 0);
+    /* the O_PATH dir fd cannot be used by mknodat: go through its /proc path */
+    char dpath[64];
+    fd_path(dir, dpath, sizeof dpath);
+    int real = open(dpath, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    close(dir);
+    if (real < 0) {
+        return fail("mknod", errno, "parent of %s", d->dest);
+    }
+    if (mknodat(real, base, (mode_t)d->mode, makedev(d->major, d->minor)) < 0) {
+        int err = errno;
+        close(real);
+        return fail("mknod", err, "%s", d->dest);
+    }
+    if (fchownat(real, base, (uid_t)d->uid, (gid_t)d->gid, AT_SYMLINK_NOFOLLOW) < 0) {
+        int err = errno;
+        close(real);
+        return fail("chown", err, "%s", d->dest);
+    }
+    close(real);
+    return 0;
+}
+
+static int step_symlink(int root, const char *target, const char *dest) {
+    const char *base;
+    int dir = open_parent(root, dest, &base);
+    if (dir < 0) {
+        return fail("symlink", errno, "parent of %s in the rootfs", dest);
+    }
+    char dpath[64];
+    fd_path(dir, dpath, sizeof dpath);
+    int real = open(dpath, O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+    close(dir);
+    if (real < 0) {
+        return fail("symlink", errno, "parent of %s", dest);
+    }
+    if (symlinkat(target, real, base) < 0 && errno != EEXIST) {
+        int err = errno;
+        close(real);
+        return fail("symlink", err, "%s -> %s", dest, target);
+    }
+    close(real);
+    return 0;
+}
+
+static int step_remount(int root, const char *dest, unsigned long flags) {
+    int target = open_in_root(root, dest, MAKE_NONE);
+    if (target < 0) {
+        return fail("mount", errno, "remount of %s: not found in the rootfs", dest);
+    }
+    char tpath[64];
+    fd_path(target, tpath, sizeof tpath);
+    int r = mount(NULL, tpath, NULL, MS_BIND | MS_REMOUNT | flags | mount_flags_of(tpath), NULL);
+    int err = errno;
+    close(target);
+    return r < 0 ? fail("mount", err, "remount of %s", dest) : 0;
+}
+
+static int step_rootfs_ops(int root) {
+    umask(0); /* device nodes get exactly the plan's modes */
+    for (int i = 0; i < plan.nops; i++) {
+        struct op *op = &plan.ops[i];
+        int r = 0;
+        switch (op->kind) {
+        case OP_MOUNT:
+            r = step_mount(root, &op->mount);
+            break;
+        case OP_REMOUNT:
+            r = step_remount(root, op->dest, op->flags);
+            break;
+        case OP_DEVICE:
+            r = step_device(root, &op->device);
+            break;
+        case OP_SYMLINK:
+            r = step_symlink(root, op->target, op->dest);
+            break;
+        case OP_MKDIR: {
+            int fd = open_in_root(root, op->dest, MAKE_DIR);
+            if (fd < 0) {
+                r = fail("mkdir", errno, "%s in the rootfs", op->dest);
+            } else {
+                close(fd);
+            }
+            break;
+        }
+        }
+        if (r < 0) {
+            return -1;
+        }
+    }
+    umask(022);
+    step_ok("rootfs steps");
+    return 0;
+}
+
+/* Waits for Java's "go": it runs the createRuntime hooks while the mounts exist, before pivot_root. */
+static int step_sync(void) {
+    if (!plan.sync) {
+        return 0;
+    }
+    send_line("sync");
+    char buf[3];
+    size_t got = 0;
+    while (got < 3) {
+        ssize_t r = read(control, buf + got, 3 - got);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            _exit(1); /* Java gave up (a hook failed): nothing to report to */
+        }
+        got += (size_t)r;
+    }
+    if (memcmp(buf, "go\n", 3) != 0) {
+        return fail("sync", EPROTO, "expected go");
+    }
+    return 0;
+}
+
+static int step_pivot(int root) {
+    if (fchdir(root) < 0) {
+        return fail("chdir", errno, "%s", plan.rootfs);
+    }
+    if (plan.pivot) {
+        int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
+        if (oldroot < 0) {
+            return fail("open", errno, "/");
+        }
+        /* pivot_root(".", "."): the old root ends up on top of the new one, then goes */
+        if (syscall(SYS_pivot_root, ".", ".") < 0) {
+            int err = errno;
+            close(oldroot);
+            return fail("pivot_root", err, "%s", plan.rootfs);
+        }
+        if (fchdir(oldroot) < 0) {
+            int err = errno;
+            close(oldroot);
+            return fail("chdir", err, "old root");
+        }
+        close(oldroot);
+        /* never let the unmount of the old root propagate to the host */
+        if (mount(NULL, ".", NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+            return fail("mount", errno, "old root slave");
+        }
+        if (umount2(".", MNT_DETACH) < 0) {
+            return fail("umount2", errno, "old root");
+        }
+    } else {
+        if (mount(plan.rootfs, "/", NULL, MS_MOVE, NULL) < 0) {
+            return fail("mount", errno, "move %s to /", plan.rootfs);
+        }
+        if (chroot(".") < 0) {
+            return fail("chroot", errno, "%s", plan.rootfs);
+        }
+    }
+    if (chdir("/") < 0) {
+        return fail("chdir", errno, "/");
+    }
+    if (plan.rootpropagation && mount(NULL, "/", NULL, plan.rootpropagation, NULL) < 0) {
+        return fail("mount", errno, "propagation of the new /");
+    }
+    step_ok(plan.pivot ? "pivot_root" : "chroot");
+    return 0;
+}
+
+static int step_sysctls(void) {
+    for (int i = 0; i < plan.nsysctls; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "/proc/sys/%s", plan.sysctl_key[i]);
+        int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+            return fail("sysctl", errno, "%s", path);
+        }
+        size_t len = strlen(plan.sysctl_value[i]);
+        if (write(fd, plan.sysctl_value[i], len) != (ssize_t)len) {
+            int err = errno;
+            close(fd);
+            return fail("sysctl", err, "%s", path);
+        }
+        close(fd);
+    }
+    return 0;
+}
+
+static int step_masks(void) {
+    for (int i = 0; i < plan.nmasked; i++) {
+        const char *p = plan.masked[i];
+        if (mount("/dev/null", p, NULL, MS_BIND, NULL) == 0 || errno == ENOENT) {
+            continue;
+        }
+        if (errno != ENOTDIR) {
+            return fail("mount", errno, "mask %s", p);
+        }
+        if (mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL) < 0) {
+            return fail("mount", errno, "mask %s", p);
+        }
+    }
+    for (int i = 0; i < plan.nreadonly; i++) {
+        const char *p = plan.readonly[i];
+        if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
+            if (errno == ENOENT) {
+                continue;
+            }
+            return fail("mount", errno, "bind %s", p);
+        }
+        if (mount(NULL, p, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of(p), NULL) < 0) {
+            return fail("mount", errno, "read-only remount of %s", p);
+        }
+    }
+    if (plan.rootreadonly
+        && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of("/"), NULL) < 0) {
+        return fail("mount", errno, "read-only remount of /");
+    }
+    step_ok("paths");
+    return 0;
+}
+
+/* Go's exec.LookPath, so the errors read as runc's */
+static int executable(const char *path, int *err) {
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        *err = errno;
+        return 0;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        *err = EISDIR;
+        return 0;
+    }
+    if (!(st.st_mode & 0111)) {
+        *err = EACCES;
+        return 0;
+    }
+    return 1;
+}
+
+static int look_path(const char *file, char *out, size_t size) {
+    int err = 0;
+    if (strchr(file, '/')) {
+        if (!executable(file, &err)) {
+            return fail("exec", err, "exec: \"%s\": stat %s: %s", file, file, strerror(err));
+        }
+        snprintf(out, size, "%s", file);
+        return 0;
+    }
+    const char *path = "";
+    for (int i = 0; i < plan.nenv; i++) {
+        if (!strncmp(plan.env[i], "PATH=", 5)) {
+            path = plan.env[i] + 5;
+        }
+    }
+    const char *p = path;
+    while (*path) {
+        const char *end = strchr(p, ':');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        char cand[PATH_MAX];
+        if (len == 0) {
+            snprintf(cand, sizeof cand, "./%s", file);
+        } else {
+            snprintf(cand, sizeof cand, "%.*s/%s", (int)len, p, file);
+        }
+        if (executable(cand, &err)) {
+            snprintf(out, size, "%s", cand);
+            return 0;
+        }
+        if (!end) {
+            break;
+        }
+        p = end + 1;
+    }
+    return fail("exec", ENOENT, "exec: \"%s\": executable file not found in $PATH", file);
+}
+
+static int capset_all(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    data[0].effective = (uint32_t)effective;
+    data[1].effective = (uint32_t)(effective >> 32);
+    data[0].permitted = (uint32_t)permitted;
+    data[1].permitted = (uint32_t)(permitted >> 32);
+    data[0].inheritable = (uint32_t)inheritable;
+    data[1].inheritable = (uint32_t)(inheritable >> 32);
+    return (int)syscall(SYS_capset, &hdr, data);
+}
+
+static int step_process(char *exe, size_t exesize) {
+    if (setsid() < 0) {
+        return fail("setsid", errno, "init");
+    }
+    /* runc: a new session keyring per container; kernels without keys are fine */
+    if (plan.keyring && syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, plan.keyring) < 0
+        && errno != ENOSYS) {
+        return fail("keyctl", errno, "join session keyring %s", plan.keyring);
+    }
+    if (plan.oomscoreadj) {
+        int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+        size_t len = strlen(plan.oomscoreadj);
+        if (fd < 0 || write(fd, plan.oomscoreadj, len) != (ssize_t)len) {
+            int err = errno;
+            if (fd >= 0) {
+                close(fd);
+            }
+            return fail("oom_score_adj", err, "%s", plan.oomscoreadj);
+        }
+        close(fd);
+    }
+    for (int i = 0; i < plan.nrlimits; i++) {
+        struct rlimit rl = {.rlim_cur = plan.rlimit_soft[i], .rlim_max = plan.rlimit_hard[i]};
+        if (setrlimit(plan.rlimit_resource[i], &rl) < 0) {
+            return fail("setrlimit", errno, "resource %d", plan.rlimit_resource[i]);
+        }
+    }
+    if (plan.has_caps) {
+        for (int cap = 0; cap < 64; cap++) {
+            if (plan.cap_bounding & (1ULL << cap)) {
+                continue;
+            }
+            if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+                if (errno == EINVAL) {
+                    break; /* past the kernel's last capability */
+                }
+                return fail("prctl", errno, "PR_CAPBSET_DROP %d", cap);
+            }
+        }
+    }
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
+        return fail("prctl", errno, "PR_SET_KEEPCAPS");
+    }
+    if (setgroups((size_t)plan.ngroups, plan.groups) < 0) {
+        return fail("setgroups", errno, "additionalGids");
+    }
+    if (setresgid((gid_t)plan.gid, (gid_t)plan.gid, (gid_t)plan.gid) < 0) {
+        return fail("setresgid", errno, "gid %ld", plan.gid);
+    }
+    if (setresuid((uid_t)plan.uid, (uid_t)plan.uid, (uid_t)plan.uid) < 0) {
+        return fail("setresuid", errno, "uid %ld", plan.uid);
+    }
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) {
+        return fail("prctl", errno, "PR_SET_KEEPCAPS");
+    }
+    if (plan.has_caps) {
+        if (capset_all(plan.cap_effective, plan.cap_permitted, plan.cap_inheritable) < 0) {
+            return fail("capset", errno, "process capabilities");
+        }
+        for (int cap = 0; cap < 64; cap++) {
+            if ((plan.cap_ambient & (1ULL << cap))
+                && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
+                return fail("prctl", errno, "PR_CAP_AMBIENT_RAISE %d", cap);
+            }
+        }
+    }
+    umask(plan.umask_value >= 0 ? (mode_t)plan.umask_value : 022);
+    const char *cwd = plan.cwd ? plan.cwd : "/";
+    if (chdir(cwd) < 0) {
+        return fail("chdir", errno, "cwd %s", cwd);
+    }
+    if (look_path(plan.args[0], exe, exesize) < 0) {
+        return -1;
+    }
+    if (plan.nonewprivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        return fail("prctl", errno, "PR_SET_NO_NEW_PRIVS");
+    }
+    return 0;
+}
+
+/* ---- the container's init (stage 1) */
+
+static int init_main(int syncfd) {
+    char c;
+    ssize_t r;
+    do {
+        r = read(syncfd, &c, 1); /* stage 0 has reported our pid */
+    } while (r < 0 && errno == EINTR);
+    close(syncfd);
+    if (r != 1) {
+        return 1;
+    }
+    int root = -1;
+    if (step_hostname() < 0 || step_loopback() < 0 || step_rootfs(&root) < 0) {
+        return 1;
+    }
+    if (step_rootfs_ops(root) < 0) {
+        return 1;
+    }
+    int fifo = open(plan.fifo, O_PATH | O_CLOEXEC);
+    if (fifo < 0) {
+        fail("open", errno, "exec fifo %s", plan.fifo);
+        return 1;
+    }
+    if (step_sync() < 0 || step_pivot(root) < 0 || step_sysctls() < 0 || step_masks() < 0) {
+        return 1;
+    }
+    close(root);
+    char exe[PATH_MAX];
+    if (step_process(exe, sizeof exe) < 0) {
+        return 1;
+    }
+    send_line("ready");
+    close(control);
+    control = -1;
+
+    /* runtime.md: the process waits here until start opens the fifo for reading */
+    char fifo_path[64];
+    fd_path(fifo, fifo_path, sizeof fifo_path);
+    int w = open(fifo_path, O_WRONLY | O_CLOEXEC);
+    if (w < 0) {
+        fail("exec fifo", errno, "%s (is /proc mounted in the container?)", fifo_path);
+        return 1;
+    }
+    close(fifo);
+    if (write(w, "0", 1) != 1) {
+        fail("exec fifo", errno, "write");
+        return 1;
+    }
+    close(w);
+    execve(exe, plan.args, plan.env);
+    fprintf(stderr, "capsa-init: exec %s: %s\n", exe, strerror(errno));
+    return 127;
+}
+
+/* ---- stage 0 */
+
+static int connect_control(const char *path) {
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        return -1;
+    }
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(addr.sun_path, path);
+    if (connect(s, (struct sockaddr *)&addr, sizeof addr) < 0) {
+        return -1;
+    }
+    return s;
+}
+
+static void write_exit_file(int code) {
+    if (!plan.exitfile) {
+        return;
+    }
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp", plan.exitfile);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return;
+    }
+    char buf[16];
+    int n = snprintf(buf, sizeof buf, "%d\n", code);
+    if (write(fd, buf, n) == n) {
+        fsync(fd);
+        close(fd);
+        rename(tmp, plan.exitfile);
+    } else {
+        close(fd);
+    }
+}
+
+static int monitor(pid_t init) {
+    /* the monitor must not hold the caller's terminal or pipes: only the container may */
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, 0);
+        dup2(null, 1);
+        dup2(null, 2);
+        close(null);
+    }
+    /* signals reach the container through capsa (the JVM forwards them), not through us twice */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    int code = 255;
+    for (;;) {
+        int status;
+        pid_t p = waitpid(-1, &status, 0);
+        if (p < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break; /* ECHILD: the init and every orphan we adopted are gone */
+        }
+        if (p == init) {
+            code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            write_exit_file(code);
+        }
+    }
+    return code;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3 || strcmp(argv[1], "--control") != 0) {
+        fprintf(stderr, "usage: capsa-init --control SOCKET (capsa runs this; it is not a command)\n");
+        return 2;
+    }
+    if (run_from_sealed_copy(argv) < 0) {
+        return 1;
+    }
+    control = connect_control(argv[2]);
+    if (control < 0) {
+        fprintf(stderr, "capsa-init: connect %s: %s\n", argv[2], strerror(errno));
+        return 1;
+    }
+    if (read_plan() < 0) {
+        return 1;
+    }
+    if (mkfifo(plan.fifo, 0622) < 0 || chmod(plan.fifo, 0622) < 0) {
+        fail("mkfifo", errno, "%s", plan.fifo);
+        return 1;
+    }
+    if (plan.foreground && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+        fail("prctl", errno, "PR_SET_CHILD_SUBREAPER");
+        return 1;
+    }
+    int sync[2];
+    if (pipe2(sync, O_CLOEXEC) < 0) {
+        fail("pipe2", errno, "sync");
+        return 1;
+    }
+    pid_t pid = (pid_t)syscall(SYS_clone, plan.clone_flags | SIGCHLD, NULL, NULL, NULL, 0);
+    if (pid < 0) {
+        fail("clone", errno, "flags %#lx", plan.clone_flags);
+        return 1;
+    }
+    if (pid == 0) {
+        close(sync[1]);
+        _exit(init_main(sync[0]));
+    }
+    close(sync[0]);
+    send_line("pid %d", (int)pid);
+    if (write(sync[1], "s", 1) != 1) {
+        return 1;
+    }
+    close(sync[1]);
+    close(control);
+    control = -1;
+    if (!plan.foreground) {
+        return 0; /* the init is reparented to the caller's subreaper, as under runc */
+    }
+    return monitor(pid);
+}

@@ -1,0 +1,677 @@
+package dev.capsa.backend.ns;
+
+import dev.capsa.error.InvalidSpecException;
+import dev.capsa.spec.Hooks;
+import dev.capsa.spec.Linux;
+import dev.capsa.spec.Mount;
+import dev.capsa.spec.ProcessSpec;
+import dev.capsa.spec.Resources;
+import dev.capsa.spec.Spec;
+import dev.capsa.spi.CreateOptions;
+import java.io.ByteArrayOutputStream;
+import java.math.BigInteger;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Everything capsa-init does for one container, worked out from the spec once, at the edge
+ * (runc's specconv): namespaces as clone flags, mounts as mount(2) arguments, capabilities as
+ * masks, rlimits as numbers. {@link #from} is a pure function; {@link #encode} writes the flat
+ * format documented at the top of {@code src/main/c/capsa-init.c}.
+ *
+ * <p>What this slice of the ns backend does not do is refused here with the JSON pointer of the
+ * field, never ignored: user and time namespaces, joining namespaces by path, cgroups (any
+ * {@code linux.resources} other than the absent one or runc's default deny-all device rule, and
+ * {@code cgroupsPath}), seccomp, netDevices, AppArmor/SELinux labels, Intel RDT, memory policy,
+ * personality, scheduler, I/O priority, CPU affinity, idmapped mounts, shared rootfs
+ * propagation, config.json createContainer/startContainer hooks, process.terminal and
+ * --preserve-fds. A pid and a mount namespace are required: without them kill --all and the
+ * mount steps would act on the host.
+ */
+record LaunchPlan(
+        long cloneFlags,
+        boolean foreground,
+        Path exitFile,
+        String hostname,
+        String domainname,
+        boolean loopback,
+        long propagation,
+        long rootPropagation,
+        Path rootfs,
+        List<RootfsStep> rootfsSteps,
+        Path fifo,
+        boolean pivot,
+        List<PlanSysctl> sysctls,
+        List<String> maskedPaths,
+        List<String> readonlyPaths,
+        boolean rootReadonly,
+        List<String> args,
+        List<String> env,
+        String cwd,
+        long uid,
+        long gid,
+        long umask,
+        List<Long> additionalGids,
+        List<PlanRlimit> rlimits,
+        CapabilitySets capabilities,
+        boolean noNewPrivileges,
+        String sessionKeyring,
+        Integer oomScoreAdj,
+        List<String> warnings) {
+
+    static final long CLONE_NEWTIME = 0x80;
+    static final long CLONE_NEWNS = 0x20000;
+    static final long CLONE_NEWCGROUP = 0x02000000;
+    static final long CLONE_NEWUTS = 0x04000000;
+    static final long CLONE_NEWIPC = 0x08000000;
+    static final long CLONE_NEWUSER = 0x10000000;
+    static final long CLONE_NEWPID = 0x20000000;
+    static final long CLONE_NEWNET = 0x40000000;
+
+    /** The namespace types this backend creates, for features.md. */
+    static final Map<String, Long> NAMESPACES = Map.of(
+            "pid", CLONE_NEWPID, "mount", CLONE_NEWNS, "uts", CLONE_NEWUTS, "ipc", CLONE_NEWIPC,
+            "network", CLONE_NEWNET, "cgroup", CLONE_NEWCGROUP);
+
+    private static final String NOT_YET = "not supported by the ns backend yet";
+
+    /** What capsa-init does inside the rootfs before pivot_root, in order; paths are inside the rootfs. */
+    sealed interface RootfsStep {
+    }
+
+    /** One mount(2). */
+    record PlanMount(String source, String destination, String type, long flags, String data, boolean bind,
+                     long propagation) implements RootfsStep {
+    }
+
+    /** A per-mount flag change (MS_BIND|MS_REMOUNT) once what is mounted below is in place. */
+    record PlanRemount(String destination, long flags) implements RootfsStep {
+    }
+
+    /** A device node; mode holds the S_IF* type bits and the permissions. */
+    record PlanDevice(String path, long mode, long major, long minor, long uid, long gid) implements RootfsStep {
+    }
+
+    record PlanSymlink(String target, String path) implements RootfsStep {
+    }
+
+    record PlanMkdir(String path) implements RootfsStep {
+    }
+
+    /** A cgroup v1 hierarchy of the host: its directory under /sys/fs/cgroup and its mount data ("cpu"). */
+    record CgroupHierarchy(String name, String type, String data) {
+    }
+
+    /** key is the path under /proc/sys ("net/ipv4/ip_forward"). */
+    record PlanSysctl(String key, String value) {
+    }
+
+    record PlanRlimit(int resource, BigInteger soft, BigInteger hard) {
+    }
+
+    record CapabilitySets(long bounding, long effective, long permitted, long inheritable, long ambient) {
+    }
+
+    /**
+     * What the plan needs to know about the host, so that {@link #from} stays pure. On a cgroup v1
+     * (or hybrid) host, {@code cgroupV1} lists the hierarchies under /sys/fs/cgroup and
+     * {@code cgroupLinks} its symlinks ("cpu" -> "cpu,cpuacct").
+     */
+    record Host(boolean unifiedCgroup, int lastCap, List<CgroupHierarchy> cgroupV1, Map<String, String> cgroupLinks) {
+        Host(boolean unifiedCgroup, int lastCap) {
+            this(unifiedCgroup, lastCap, List.of(), Map.of());
+        }
+    }
+
+    /** Where the backend keeps this container's files on the host. */
+    record Files(Path fifo, Path exitFile) {
+    }
+
+    // runc's default devices (libcontainer/specconv AllowedDevices minus the wildcard rules)
+    private static final long S_IFCHR = 0020000;
+    private static final long S_IFBLK = 0060000;
+    private static final long S_IFIFO = 0010000;
+    private static final List<PlanDevice> DEFAULT_DEVICES = List.of(
+            new PlanDevice("/dev/null", S_IFCHR | 0666, 1, 3, 0, 0),
+            new PlanDevice("/dev/zero", S_IFCHR | 0666, 1, 5, 0, 0),
+            new PlanDevice("/dev/full", S_IFCHR | 0666, 1, 7, 0, 0),
+            new PlanDevice("/dev/random", S_IFCHR | 0666, 1, 8, 0, 0),
+            new PlanDevice("/dev/urandom", S_IFCHR | 0666, 1, 9, 0, 0),
+            new PlanDevice("/dev/tty", S_IFCHR | 0666, 5, 0, 0, 0));
+    private static final List<PlanSymlink> DEV_SYMLINKS = List.of(
+            new PlanSymlink("/proc/self/fd", "/dev/fd"),
+            new PlanSymlink("/proc/self/fd/0", "/dev/stdin"),
+            new PlanSymlink("/proc/self/fd/1", "/dev/stdout"),
+            new PlanSymlink("/proc/self/fd/2", "/dev/stderr"),
+            new PlanSymlink("pts/ptmx", "/dev/ptmx"));
+
+    /** Sysctls a container may set, by the namespace that isolates them (runc's validator). */
+    private static final Set<String> IPC_SYSCTLS = Set.of("kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
+            "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced");
+
+    /**
+     * The plan for container {@code id}. Throws {@link InvalidSpecException} naming the field for
+     * anything the ns backend cannot do yet.
+     */
+    static LaunchPlan from(String id, Spec spec, Path bundle, CreateOptions options, Files files, Host host) {
+        ProcessSpec process = spec.process();
+        if (process == null) {
+            throw new InvalidSpecException("/process", "required to create a container");
+        }
+        if (Boolean.TRUE.equals(process.terminal())) {
+            throw new InvalidSpecException("/process/terminal", "backend ns does not support process.terminal yet");
+        }
+        if (options.consoleSocket() != null) {
+            throw new InvalidSpecException("", "--console-socket: backend ns does not support process.terminal yet");
+        }
+        if (options.preserveFds() > 0) {
+            throw new InvalidSpecException("", "--preserve-fds: " + NOT_YET);
+        }
+        refuse(process.apparmorProfile(), "/process/apparmorProfile");
+        refuse(process.selinuxLabel(), "/process/selinuxLabel");
+        refuse(process.scheduler(), "/process/scheduler");
+        refuse(process.ioPriority(), "/process/ioPriority");
+        refuse(process.execCPUAffinity(), "/process/execCPUAffinity");
+        refuse(process.commandLine(), "/process/commandLine");
+        checkHooks(spec.hooks());
+
+        Linux linux = spec.linux() != null ? spec.linux()
+                : new Linux(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
+                        null, null, null);
+        checkLinux(linux);
+        long cloneFlags = cloneFlags(linux);
+        boolean uts = (cloneFlags & CLONE_NEWUTS) != 0;
+        if (spec.hostname() != null && !uts) {
+            throw new InvalidSpecException("/hostname", "needs a new uts namespace in /linux/namespaces");
+        }
+        if (spec.domainname() != null && !uts) {
+            throw new InvalidSpecException("/domainname", "needs a new uts namespace in /linux/namespaces");
+        }
+
+        long propagation = MountOptions.MS_SLAVE | MountOptions.MS_REC;
+        long rootPropagation = 0;
+        if (linux.rootfsPropagation() != null) {
+            Long flag = MountOptions.PROPAGATION.get(linux.rootfsPropagation());
+            if (flag == null) {
+                throw new InvalidSpecException("/linux/rootfsPropagation",
+                        "unknown propagation \"" + linux.rootfsPropagation() + "\"");
+            }
+            if ((flag & MountOptions.MS_SHARED) != 0) {
+                throw new InvalidSpecException("/linux/rootfsPropagation",
+                        "\"" + linux.rootfsPropagation() + "\" is " + NOT_YET);
+            }
+            propagation = flag;
+            rootPropagation = flag;
+        }
+
+        Path root = Path.of(spec.root().path());
+        Path rootfs = (root.isAbsolute() ? root : bundle.resolve(root)).normalize();
+
+        List<RootfsStep> steps = new ArrayList<>();
+        boolean devIsBind = false;
+        for (int i = 0; i < list(spec.mounts()).size(); i++) {
+            Mount m = spec.mounts().get(i);
+            String at = "/mounts/" + i;
+            if (m.uidMappings() != null || m.gidMappings() != null) {
+                throw new InvalidSpecException(at + "/uidMappings", "idmapped mounts are " + NOT_YET);
+            }
+            MountOptions o = MountOptions.parse(m.options(), m.type(), at);
+            String type = m.type() == null ? "" : m.type();
+            if (type.isEmpty() && !o.bind()) {
+                throw new InvalidSpecException(at + "/type", "required unless the options hold bind or rbind");
+            }
+            if ("cgroup".equals(type) && host.unifiedCgroup()) {
+                type = "cgroup2"; // what runc mounts for "cgroup" on a cgroup v2 host
+            } else if ("cgroup".equals(type) && !o.bind()) {
+                steps.addAll(cgroupV1(clean(m.destination()), o, host));
+                continue;
+            }
+            String source = m.source() == null ? type : m.source();
+            if (o.bind()) {
+                Path src = Path.of(source);
+                source = (src.isAbsolute() ? src : bundle.resolve(src)).normalize().toString();
+            }
+            String destination = clean(m.destination());
+            if (destination.equals("/dev") && o.bind()) {
+                devIsBind = true;
+            }
+            steps.add(new PlanMount(source, destination, type, o.flags(), o.data(), o.bind(), o.propagation()));
+        }
+
+        if (steps.stream().noneMatch(s -> s instanceof PlanMount m && m.destination().equals("/proc")
+                && m.type().equals("proc"))) {
+            // capsa-init reopens the exec fifo through /proc/self/fd after pivot_root, as runc does
+            throw new InvalidSpecException("/mounts", "the ns backend needs a proc mount at /proc");
+        }
+        if (!devIsBind) {
+            steps.addAll(DEFAULT_DEVICES);
+        }
+        for (int i = 0; i < list(linux.devices()).size(); i++) {
+            steps.add(device(linux.devices().get(i), "/linux/devices/" + i));
+        }
+        if (!devIsBind) {
+            steps.addAll(DEV_SYMLINKS);
+        }
+
+        List<PlanSysctl> sysctls = new ArrayList<>();
+        for (Map.Entry<String, String> e : map(linux.sysctl()).entrySet()) {
+            sysctls.add(sysctl(e.getKey(), e.getValue(), cloneFlags));
+        }
+
+        List<String> warnings = new ArrayList<>();
+        String cwd = process.cwd() == null ? "/" : clean(process.cwd());
+        steps.add(new PlanMkdir(cwd)); // runc creates a missing cwd inside the rootfs
+        ProcessSpec.User user = process.user() == null ? new ProcessSpec.User(0, 0) : process.user();
+        List<PlanRlimit> rlimits = new ArrayList<>();
+        for (int i = 0; i < list(process.rlimits()).size(); i++) {
+            ProcessSpec.Rlimit r = process.rlimits().get(i);
+            int number = Rlimits.number(r.type());
+            if (number < 0) {
+                throw new InvalidSpecException("/process/rlimits/" + i + "/type", "unknown rlimit \"" + r.type() + "\"");
+            }
+            rlimits.add(new PlanRlimit(number, r.soft(), r.hard()));
+        }
+        // runc: without a capabilities object the process keeps the capabilities it has (all, as root)
+        CapabilitySets caps = process.capabilities() == null ? null
+                : new CapabilitySets(
+                        mask(process.capabilities().bounding(), "/process/capabilities/bounding", host, warnings),
+                        mask(process.capabilities().effective(), "/process/capabilities/effective", host, warnings),
+                        mask(process.capabilities().permitted(), "/process/capabilities/permitted", host, warnings),
+                        mask(process.capabilities().inheritable(), "/process/capabilities/inheritable", host,
+                                warnings),
+                        mask(process.capabilities().ambient(), "/process/capabilities/ambient", host, warnings));
+
+        return new LaunchPlan(
+                cloneFlags,
+                options.foreground(),
+                files.exitFile(),
+                spec.hostname(),
+                spec.domainname(),
+                (cloneFlags & CLONE_NEWNET) != 0,
+                propagation,
+                rootPropagation,
+                rootfs,
+                List.copyOf(steps),
+                files.fifo(),
+                !options.noPivot(),
+                List.copyOf(sysctls),
+                list(linux.maskedPaths()).stream().map(LaunchPlan::clean).toList(),
+                list(linux.readonlyPaths()).stream().map(LaunchPlan::clean).toList(),
+                spec.root().readonly() != null && spec.root().readonly(),
+                process.args(),
+                list(process.env()),
+                cwd,
+                user.uid() == null ? 0 : user.uid(),
+                user.gid() == null ? 0 : user.gid(),
+                user.umask() == null ? -1 : user.umask(),
+                list(user.additionalGids()),
+                List.copyOf(rlimits),
+                caps,
+                Boolean.TRUE.equals(process.noNewPrivileges()),
+                options.noNewKeyring() ? null : "_ses." + id,
+                process.oomScoreAdj(),
+                List.copyOf(warnings));
+    }
+
+    private static <T> List<T> list(List<T> list) {
+        return list == null ? List.of() : list;
+    }
+
+    private static <V> Map<String, V> map(Map<String, V> map) {
+        return map == null ? Map.of() : map;
+    }
+
+    private static void refuse(Object value, String pointer) {
+        if (value != null) {
+            throw new InvalidSpecException(pointer, NOT_YET);
+        }
+    }
+
+    private static void checkHooks(Hooks hooks) {
+        if (hooks == null) {
+            return;
+        }
+        // config.md runs these inside the container; capsa-init does not run hooks yet
+        for (String phase : List.of("createContainer", "startContainer")) {
+            if (!hooks.of(phase).isEmpty()) {
+                throw new InvalidSpecException("/hooks/" + phase, NOT_YET);
+            }
+        }
+    }
+
+    private static void checkLinux(Linux linux) {
+        if (!list(linux.uidMappings()).isEmpty()) {
+            throw new InvalidSpecException("/linux/uidMappings", "user namespaces are " + NOT_YET);
+        }
+        if (!list(linux.gidMappings()).isEmpty()) {
+            throw new InvalidSpecException("/linux/gidMappings", "user namespaces are " + NOT_YET);
+        }
+        checkResources(linux.resources());
+        refuse(linux.cgroupsPath(), "/linux/cgroupsPath");
+        if (!map(linux.netDevices()).isEmpty()) {
+            throw new InvalidSpecException("/linux/netDevices", NOT_YET);
+        }
+        refuse(linux.seccomp(), "/linux/seccomp");
+        refuse(linux.mountLabel(), "/linux/mountLabel");
+        refuse(linux.intelRdt(), "/linux/intelRdt");
+        refuse(linux.memoryPolicy(), "/linux/memoryPolicy");
+        refuse(linux.personality(), "/linux/personality");
+        if (!map(linux.timeOffsets()).isEmpty()) {
+            throw new InvalidSpecException("/linux/timeOffsets", NOT_YET);
+        }
+    }
+
+    /**
+     * Without cgroups the only resources accepted are none at all, or exactly the default of
+     * {@code runc spec} and {@code capsa spec}: one rule denying every device, which the device
+     * nodes the container gets already satisfy (it has only those the plan creates).
+     */
+    private static void checkResources(Resources r) {
+        if (r == null) {
+            return;
+        }
+        String at = "/linux/resources";
+        String why = "cgroups are " + NOT_YET + " (only runc's default deny-all device rule is accepted)";
+        if (r.memory() != null) {
+            throw new InvalidSpecException(at + "/memory", why);
+        }
+        if (r.cpu() != null) {
+            throw new InvalidSpecException(at + "/cpu", why);
+        }
+        if (r.pids() != null) {
+            throw new InvalidSpecException(at + "/pids", why);
+        }
+        if (r.blockIO() != null) {
+            throw new InvalidSpecException(at + "/blockIO", why);
+        }
+        if (!list(r.hugepageLimits()).isEmpty()) {
+            throw new InvalidSpecException(at + "/hugepageLimits", why);
+        }
+        if (r.network() != null) {
+            throw new InvalidSpecException(at + "/network", why);
+        }
+        if (!map(r.rdma()).isEmpty()) {
+            throw new InvalidSpecException(at + "/rdma", why);
+        }
+        if (!map(r.unified()).isEmpty()) {
+            throw new InvalidSpecException(at + "/unified", why);
+        }
+        if (!r.extra().isEmpty()) {
+            throw new InvalidSpecException(at + "/" + r.extra().keySet().iterator().next(), why);
+        }
+        for (int i = 0; i < list(r.devices()).size(); i++) {
+            Resources.DeviceRule rule = r.devices().get(i);
+            boolean denyAll = Boolean.FALSE.equals(rule.allow()) && (rule.type() == null || "a".equals(rule.type()))
+                    && rule.major() == null && rule.minor() == null && "rwm".equals(rule.access());
+            if (!denyAll) {
+                throw new InvalidSpecException(at + "/devices/" + i, why);
+            }
+        }
+    }
+
+    private static long cloneFlags(Linux linux) {
+        long flags = 0;
+        for (int i = 0; i < list(linux.namespaces()).size(); i++) {
+            Linux.Namespace ns = linux.namespaces().get(i);
+            String at = "/linux/namespaces/" + i;
+            if (ns.path() != null && !ns.path().isEmpty()) {
+                throw new InvalidSpecException(at + "/path", "joining an existing namespace is " + NOT_YET);
+            }
+            Long flag = NAMESPACES.get(ns.type());
+            if (flag == null) {
+                throw new InvalidSpecException(at + "/type", "\"" + ns.type() + "\" namespaces are " + NOT_YET);
+            }
+            flags |= flag;
+        }
+        if ((flags & CLONE_NEWPID) == 0) {
+            throw new InvalidSpecException("/linux/namespaces",
+                    "the ns backend needs a new pid namespace (sharing the host's is " + NOT_YET + ")");
+        }
+        if ((flags & CLONE_NEWNS) == 0) {
+            throw new InvalidSpecException("/linux/namespaces",
+                    "the ns backend needs a new mount namespace (sharing the host's is " + NOT_YET + ")");
+        }
+        return flags;
+    }
+
+    /**
+     * A "cgroup" mount on a cgroup v1 host, as runc lays it out: a tmpfs, one mount per host
+     * hierarchy under it (with a cgroup namespace each shows the container's own cgroup; without
+     * one, and without cgroups of its own, the caller's whole hierarchy, read-only when asked),
+     * the host's links between comounted controllers, and the tmpfs made read-only last.
+     */
+    private static List<RootfsStep> cgroupV1(String dest, MountOptions o, Host host) {
+        List<RootfsStep> steps = new ArrayList<>();
+        long flags = o.flags() & ~MountOptions.MS_RDONLY;
+        steps.add(new PlanMount("tmpfs", dest, "tmpfs", flags, "mode=755", false, 0));
+        for (CgroupHierarchy h : host.cgroupV1()) {
+            steps.add(new PlanMount(h.type(), dest + "/" + h.name(), h.type(), o.flags(), h.data(), false, 0));
+        }
+        host.cgroupLinks().forEach((name, target) -> steps.add(new PlanSymlink(target, dest + "/" + name)));
+        if ((o.flags() & MountOptions.MS_RDONLY) != 0) {
+            steps.add(new PlanRemount(dest, o.flags()));
+        }
+        return steps;
+    }
+
+    /**
+     * The cgroup v1 hierarchies of a host from its /proc/self/mountinfo: the cgroup and cgroup2
+     * mounts directly under /sys/fs/cgroup, with their super options minus rw/ro as mount data.
+     */
+    static List<CgroupHierarchy> cgroupHierarchies(List<String> mountinfo) {
+        List<CgroupHierarchy> found = new ArrayList<>();
+        for (String line : mountinfo) {
+            int dash = line.indexOf(" - ");
+            if (dash < 0) {
+                continue;
+            }
+            String[] left = line.substring(0, dash).split(" ");
+            String[] right = line.substring(dash + 3).split(" ");
+            if (left.length < 5 || right.length < 3) {
+                continue;
+            }
+            String mountPoint = left[4];
+            String type = right[0];
+            if (!(type.equals("cgroup") || type.equals("cgroup2")) || !mountPoint.startsWith("/sys/fs/cgroup/")) {
+                continue;
+            }
+            String name = mountPoint.substring("/sys/fs/cgroup/".length());
+            if (name.isEmpty() || name.contains("/")) {
+                continue;
+            }
+            List<String> data = new ArrayList<>();
+            for (String option : right[2].split(",")) {
+                if (!option.equals("rw") && !option.equals("ro")) {
+                    data.add(option);
+                }
+            }
+            found.add(new CgroupHierarchy(name, type, type.equals("cgroup2") ? "" : String.join(",", data)));
+        }
+        return found;
+    }
+
+    private static PlanDevice device(Linux.Device d, String at) {
+        long kind = switch (d.type() == null ? "" : d.type()) {
+            case "c", "u" -> S_IFCHR;
+            case "b" -> S_IFBLK;
+            case "p" -> S_IFIFO;
+            default -> throw new InvalidSpecException(at + "/type", "unknown device type \"" + d.type() + "\"");
+        };
+        if (d.path() == null || !d.path().startsWith("/")) {
+            throw new InvalidSpecException(at + "/path", "must be an absolute path");
+        }
+        if (kind != S_IFIFO && (d.major() == null || d.minor() == null)) {
+            throw new InvalidSpecException(at, "major and minor are required for a \"" + d.type() + "\" device");
+        }
+        long mode = d.fileMode() == null ? 0666 : d.fileMode() & 07777;
+        return new PlanDevice(clean(d.path()), kind | mode, d.major() == null ? 0 : d.major(),
+                d.minor() == null ? 0 : d.minor(), d.uid() == null ? 0 : d.uid(), d.gid() == null ? 0 : d.gid());
+    }
+
+    private static PlanSysctl sysctl(String key, String value, long cloneFlags) {
+        String at = "/linux/sysctl/" + key.replace("~", "~0").replace("/", "~1");
+        if (key.isEmpty() || key.contains("/") || key.contains("..") || key.startsWith(".")) {
+            throw new InvalidSpecException(at, "not a sysctl name");
+        }
+        boolean allowed;
+        if (key.startsWith("net.")) {
+            allowed = (cloneFlags & CLONE_NEWNET) != 0;
+        } else if (IPC_SYSCTLS.contains(key) || key.startsWith("fs.mqueue.")) {
+            allowed = (cloneFlags & CLONE_NEWIPC) != 0;
+        } else if (key.equals("kernel.hostname") || key.equals("kernel.domainname")) {
+            allowed = (cloneFlags & CLONE_NEWUTS) != 0;
+        } else {
+            throw new InvalidSpecException(at, "sysctl \"" + key + "\" is not in any namespace the container has"
+                    + " and would change the host");
+        }
+        if (!allowed) {
+            throw new InvalidSpecException(at, "sysctl \"" + key + "\" needs its namespace in /linux/namespaces");
+        }
+        return new PlanSysctl(key.replace('.', '/'), value);
+    }
+
+    private static long mask(List<String> names, String at, Host host, List<String> warnings) {
+        long mask = 0;
+        for (int i = 0; names != null && i < names.size(); i++) {
+            String name = names.get(i);
+            int number = Capabilities.number(name);
+            if (number < 0) {
+                throw new InvalidSpecException(at + "/" + i, "unknown capability \"" + name + "\"");
+            }
+            if (number > host.lastCap()) {
+                // runc: a capability this kernel does not know is skipped with a warning
+                String warning = "capability " + name + " is not known to this kernel; skipped";
+                if (!warnings.contains(warning)) {
+                    warnings.add(warning);
+                }
+                continue;
+            }
+            mask |= 1L << number;
+        }
+        return mask;
+    }
+
+    /** Go's filepath.Clean of an absolute path: no "//", no "." and no trailing "/". */
+    static String clean(String path) {
+        List<String> parts = new ArrayList<>();
+        for (String part : path.split("/")) {
+            if (part.isEmpty() || part.equals(".")) {
+                continue;
+            }
+            if (part.equals("..")) {
+                if (!parts.isEmpty()) {
+                    parts.remove(parts.size() - 1);
+                }
+                continue;
+            }
+            parts.add(part);
+        }
+        return "/" + String.join("/", parts);
+    }
+
+    // ---- the wire format (see capsa-init.c)
+
+    byte[] encode() {
+        Writer w = new Writer();
+        w.record("version", "1");
+        w.record("clone", Long.toString(cloneFlags));
+        w.record("foreground", foreground ? "1" : "0");
+        if (exitFile != null) {
+            w.record("exitfile", exitFile.toString());
+        }
+        if (hostname != null) {
+            w.record("hostname", hostname);
+        }
+        if (domainname != null) {
+            w.record("domainname", domainname);
+        }
+        if (loopback) {
+            w.record("loopback");
+        }
+        if (sessionKeyring != null) {
+            w.record("keyring", sessionKeyring);
+        }
+        if (oomScoreAdj != null) {
+            w.record("oomscoreadj", Integer.toString(oomScoreAdj));
+        }
+        w.record("propagation", Long.toString(propagation));
+        w.record("rootfs", rootfs.toString());
+        for (RootfsStep step : rootfsSteps) {
+            switch (step) {
+                case PlanMount m -> w.record("mount", m.source(), m.destination(), m.type(), Long.toString(m.flags()),
+                        m.data(), m.bind() ? "1" : "0", Long.toString(m.propagation()));
+                case PlanRemount r -> w.record("remount", r.destination(), Long.toString(r.flags()));
+                case PlanDevice d -> w.record("device", d.path(), Long.toString(d.mode()), Long.toString(d.major()),
+                        Long.toString(d.minor()), Long.toString(d.uid()), Long.toString(d.gid()));
+                case PlanSymlink l -> w.record("symlink", l.target(), l.path());
+                case PlanMkdir d -> w.record("mkdir", d.path());
+            }
+        }
+        w.record("fifo", fifo.toString());
+        w.record("sync");
+        w.record("pivot", pivot ? "1" : "0");
+        if (rootPropagation != 0) {
+            w.record("rootpropagation", Long.toString(rootPropagation));
+        }
+        for (PlanSysctl s : sysctls) {
+            w.record("sysctl", s.key(), s.value());
+        }
+        for (String p : maskedPaths) {
+            w.record("masked", p);
+        }
+        for (String p : readonlyPaths) {
+            w.record("readonly", p);
+        }
+        if (rootReadonly) {
+            w.record("rootreadonly");
+        }
+        for (String a : args) {
+            w.record("arg", a);
+        }
+        for (String e : env) {
+            w.record("env", e);
+        }
+        w.record("cwd", cwd);
+        w.record("user", Long.toString(uid), Long.toString(gid), Long.toString(umask));
+        w.record("groups", additionalGids.stream().map(String::valueOf).toArray(String[]::new));
+        for (PlanRlimit r : rlimits) {
+            w.record("rlimit", Integer.toString(r.resource()), r.soft().toString(), r.hard().toString());
+        }
+        if (capabilities != null) {
+            w.record("caps", Long.toUnsignedString(capabilities.bounding()),
+                    Long.toUnsignedString(capabilities.effective()), Long.toUnsignedString(capabilities.permitted()),
+                    Long.toUnsignedString(capabilities.inheritable()), Long.toUnsignedString(capabilities.ambient()));
+        }
+        if (noNewPrivileges) {
+            w.record("nonewprivs");
+        }
+        w.record("end");
+        return w.bytes();
+    }
+
+    private static final class Writer {
+        private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+
+        void record(String tag, String... fields) {
+            ascii(tag + " " + fields.length + "\n");
+            for (String field : fields) {
+                byte[] bytes = field.getBytes(StandardCharsets.UTF_8);
+                ascii(bytes.length + ":");
+                out.writeBytes(bytes);
+                out.write('\n');
+            }
+        }
+
+        private void ascii(String s) {
+            out.writeBytes(s.getBytes(StandardCharsets.US_ASCII));
+        }
+
+        byte[] bytes() {
+            return out.toByteArray();
+        }
+    }
+}

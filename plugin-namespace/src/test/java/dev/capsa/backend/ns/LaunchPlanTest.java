@@ -1,0 +1,283 @@
+package dev.capsa.backend.ns;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.capsa.backend.ns.LaunchPlan.CgroupHierarchy;
+import dev.capsa.backend.ns.LaunchPlan.PlanDevice;
+import dev.capsa.backend.ns.LaunchPlan.PlanMkdir;
+import dev.capsa.backend.ns.LaunchPlan.PlanMount;
+import dev.capsa.backend.ns.LaunchPlan.PlanRemount;
+import dev.capsa.backend.ns.LaunchPlan.PlanSymlink;
+import dev.capsa.error.InvalidSpecException;
+import dev.capsa.spec.DefaultSpec;
+import dev.capsa.spec.Json;
+import dev.capsa.spec.SpecLoader;
+import dev.capsa.spec.Spec;
+import dev.capsa.spi.CreateOptions;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.Test;
+
+class LaunchPlanTest {
+    private static final Path BUNDLE = Path.of("/bundles/b1");
+    private static final LaunchPlan.Files FILES =
+            new LaunchPlan.Files(Path.of("/run/capsa/c1/exec.fifo"), Path.of("/run/capsa/c1/exit"));
+    private static final LaunchPlan.Host V2 = new LaunchPlan.Host(true, 40);
+
+    /** runc's example spec with process.terminal false, edited through its JSON. */
+    private static Spec spec(Consumer<ObjectNode> edit) {
+        ObjectNode json = Json.mapper().valueToTree(DefaultSpec.example(false));
+        ((ObjectNode) json.get("process")).put("terminal", false);
+        edit.accept(json);
+        return SpecLoader.parse(json.toString().getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static LaunchPlan plan(Spec spec) {
+        return LaunchPlan.from("c1", spec, BUNDLE, CreateOptions.defaults(), FILES, V2);
+    }
+
+    private static InvalidSpecException refused(Consumer<ObjectNode> edit) {
+        return assertThrows(InvalidSpecException.class, () -> plan(spec(edit)));
+    }
+
+    private static ObjectNode linux(ObjectNode json) {
+        return (ObjectNode) json.get("linux");
+    }
+
+    @Test
+    void runcSpecBecomesNamespacesMountsAndProcess() {
+        LaunchPlan plan = plan(spec(j -> { }));
+        assertEquals(LaunchPlan.CLONE_NEWPID | LaunchPlan.CLONE_NEWNET | LaunchPlan.CLONE_NEWIPC
+                | LaunchPlan.CLONE_NEWUTS | LaunchPlan.CLONE_NEWNS, plan.cloneFlags());
+        assertTrue(plan.loopback());
+        assertEquals("capsa", plan.hostname());
+        assertEquals(Path.of("/bundles/b1/rootfs"), plan.rootfs());
+        assertEquals(MountOptions.MS_SLAVE | MountOptions.MS_REC, plan.propagation());
+        assertEquals(0, plan.rootPropagation());
+        assertTrue(plan.pivot());
+        assertTrue(plan.rootReadonly());
+        assertFalse(plan.foreground());
+
+        List<PlanMount> mounts = plan.rootfsSteps().stream()
+                .filter(PlanMount.class::isInstance).map(PlanMount.class::cast).toList();
+        assertEquals(new PlanMount("proc", "/proc", "proc", 0, "", false, 0), mounts.get(0));
+        assertEquals(new PlanMount("tmpfs", "/dev", "tmpfs", MountOptions.MS_NOSUID | MountOptions.MS_STRICTATIME,
+                "mode=755,size=65536k", false, 0), mounts.get(1));
+        assertEquals(new PlanMount("sysfs", "/sys", "sysfs", MountOptions.MS_NOSUID | MountOptions.MS_NOEXEC
+                | MountOptions.MS_NODEV | MountOptions.MS_RDONLY, "", false, 0), mounts.get(5));
+        // runc mounts cgroup2 for "cgroup" on a unified host
+        assertEquals("cgroup2", mounts.get(6).type());
+        assertEquals("/sys/fs/cgroup", mounts.get(6).destination());
+
+        assertTrue(plan.rootfsSteps().contains(new PlanDevice("/dev/null", 0020666, 1, 3, 0, 0)));
+        assertTrue(plan.rootfsSteps().contains(new PlanSymlink("/proc/self/fd", "/dev/fd")));
+        assertTrue(plan.rootfsSteps().contains(new PlanSymlink("pts/ptmx", "/dev/ptmx")));
+        assertEquals(new PlanMkdir("/"), plan.rootfsSteps().get(plan.rootfsSteps().size() - 1));
+
+        assertEquals(List.of("sh"), plan.args());
+        assertEquals("/", plan.cwd());
+        assertEquals(0, plan.uid());
+        assertEquals(-1, plan.umask());
+        long caps = 1L << 29 | 1L << 5 | 1L << 10; // AUDIT_WRITE, KILL, NET_BIND_SERVICE
+        assertEquals(new LaunchPlan.CapabilitySets(caps, caps, caps, 0, 0), plan.capabilities());
+        assertEquals(List.of(new LaunchPlan.PlanRlimit(7, java.math.BigInteger.valueOf(1024),
+                java.math.BigInteger.valueOf(1024))), plan.rlimits());
+        assertTrue(plan.noNewPrivileges());
+        assertEquals("_ses.c1", plan.sessionKeyring());
+        assertTrue(plan.maskedPaths().contains("/proc/kcore"));
+        assertTrue(plan.readonlyPaths().contains("/proc/sys"));
+        assertTrue(plan.warnings().isEmpty());
+    }
+
+    @Test
+    void runOptionsReachThePlan() {
+        LaunchPlan plan = LaunchPlan.from("c1", spec(j -> { }), BUNDLE,
+                new CreateOptions(null, true, true, 0, true), FILES, V2);
+        assertTrue(plan.foreground());
+        assertFalse(plan.pivot());
+        assertNull(plan.sessionKeyring());
+        assertEquals(FILES.exitFile(), plan.exitFile());
+    }
+
+    @Test
+    void noCapabilitiesObjectKeepsTheProcessCapabilities() {
+        assertNull(plan(spec(j -> ((ObjectNode) j.get("process")).remove("capabilities"))).capabilities());
+    }
+
+    @Test
+    void capabilitiesThisKernelLacksAreSkippedWithAWarning() {
+        LaunchPlan plan = LaunchPlan.from("c1", spec(j -> { }), BUNDLE, CreateOptions.defaults(), FILES,
+                new LaunchPlan.Host(true, 9));
+        assertEquals(1L << 5, plan.capabilities().bounding());
+        assertEquals(2, plan.warnings().size(), plan.warnings().toString());
+    }
+
+    @Test
+    void unknownCapabilityIsRefusedWithItsPointer() {
+        InvalidSpecException e = refused(j -> ((ArrayNode) j.at("/process/capabilities/bounding")).add("CAP_NOPE"));
+        assertEquals("/process/capabilities/bounding/3", e.pointer());
+    }
+
+    @Test
+    void cgroupMountOnAV1HostIsATmpfsWithEachHierarchyThenReadOnly() {
+        LaunchPlan.Host v1 = new LaunchPlan.Host(false, 40,
+                List.of(new CgroupHierarchy("cpu,cpuacct", "cgroup", "cpu,cpuacct"),
+                        new CgroupHierarchy("unified", "cgroup2", "")),
+                Map.of("cpu", "cpu,cpuacct"));
+        LaunchPlan plan = LaunchPlan.from("c1", spec(j -> { }), BUNDLE, CreateOptions.defaults(), FILES, v1);
+        long flags = MountOptions.MS_NOSUID | MountOptions.MS_NOEXEC | MountOptions.MS_NODEV
+                | MountOptions.MS_RELATIME;
+        int at = plan.rootfsSteps().indexOf(
+                new PlanMount("tmpfs", "/sys/fs/cgroup", "tmpfs", flags, "mode=755", false, 0));
+        assertTrue(at > 0, plan.rootfsSteps().toString());
+        assertEquals(List.of(
+                new PlanMount("cgroup", "/sys/fs/cgroup/cpu,cpuacct", "cgroup", flags | MountOptions.MS_RDONLY,
+                        "cpu,cpuacct", false, 0),
+                new PlanMount("cgroup2", "/sys/fs/cgroup/unified", "cgroup2", flags | MountOptions.MS_RDONLY, "",
+                        false, 0),
+                new PlanSymlink("cpu,cpuacct", "/sys/fs/cgroup/cpu"),
+                new PlanRemount("/sys/fs/cgroup", flags | MountOptions.MS_RDONLY)),
+                plan.rootfsSteps().subList(at + 1, at + 5));
+    }
+
+    @Test
+    void cgroupHierarchiesComeFromMountinfo() {
+        List<String> mountinfo = List.of(
+                "31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755",
+                "32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu",
+                "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd",
+                "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw,nsdelegate",
+                "50 24 0:40 / /other/cgroup rw - cgroup cgroup rw,memory");
+        assertEquals(List.of(new CgroupHierarchy("cpu", "cgroup", "cpu"),
+                new CgroupHierarchy("systemd", "cgroup", "name=systemd"),
+                new CgroupHierarchy("unified", "cgroup2", "")), LaunchPlan.cgroupHierarchies(mountinfo));
+    }
+
+    @Test
+    void mountOptionsSplitIntoFlagsPropagationAndData() {
+        MountOptions o = MountOptions.parse(List.of("rbind", "ro", "nosuid", "rprivate", "mode=755", "rw", "ro"),
+                null, "/mounts/0");
+        assertTrue(o.bind());
+        assertEquals(MountOptions.MS_REC | MountOptions.MS_RDONLY | MountOptions.MS_NOSUID, o.flags());
+        assertEquals(MountOptions.MS_PRIVATE | MountOptions.MS_REC, o.propagation());
+        assertEquals("mode=755", o.data());
+        assertEquals("/mounts/0/options/1", assertThrows(InvalidSpecException.class,
+                () -> MountOptions.parse(List.of("nosuid", "rro"), "bind", "/mounts/0")).pointer());
+    }
+
+    @Test
+    void bindSourcesAreResolvedAgainstTheBundleAndDestinationsCleaned() {
+        LaunchPlan plan = plan(spec(j -> ((ArrayNode) j.get("mounts")).addObject()
+                .put("destination", "/data//x/./y/../").put("source", "shared").put("type", "none")
+                .set("options", Json.mapper().createArrayNode().add("bind").add("ro"))));
+        assertTrue(plan.rootfsSteps().contains(new PlanMount("/bundles/b1/shared", "/data/x", "none",
+                MountOptions.MS_RDONLY, "", true, 0)), plan.rootfsSteps().toString());
+    }
+
+    @Test
+    void aBindMountedDevGetsNoDefaultDevices() {
+        LaunchPlan plan = plan(spec(j -> ((ArrayNode) j.get("mounts")).addObject()
+                .put("destination", "/dev").put("source", "/dev").put("type", "bind")
+                .set("options", Json.mapper().createArrayNode().add("rbind"))));
+        assertFalse(plan.rootfsSteps().stream().anyMatch(s -> s instanceof PlanDevice || s instanceof PlanSymlink));
+    }
+
+    @Test
+    void specDevicesAreMade() {
+        LaunchPlan plan = plan(spec(j -> linux(j).putArray("devices").addObject().put("path", "/dev/fuse")
+                .put("type", "c").put("major", 10).put("minor", 229).put("fileMode", 0600).put("gid", 7)));
+        assertTrue(plan.rootfsSteps().contains(new PlanDevice("/dev/fuse", 0020600, 10, 229, 0, 7)));
+    }
+
+    @Test
+    void namespacedSysctlsOnly() {
+        LaunchPlan plan = plan(spec(j -> linux(j).putObject("sysctl").put("net.ipv4.ip_forward", "1")
+                .put("kernel.shmmax", "4096")));
+        assertEquals(List.of(new LaunchPlan.PlanSysctl("net/ipv4/ip_forward", "1"),
+                new LaunchPlan.PlanSysctl("kernel/shmmax", "4096")), plan.sysctls());
+        assertEquals("/linux/sysctl/kernel.panic",
+                refused(j -> linux(j).putObject("sysctl").put("kernel.panic", "1")).pointer());
+    }
+
+    @Test
+    void theDefaultDenyAllDeviceRuleAndNoResourcesAreAccepted() {
+        plan(spec(j -> { }));
+        plan(spec(j -> linux(j).remove("resources")));
+    }
+
+    @Test
+    void unsupportedFieldsAreRefusedByPointer() {
+        assertEquals("/linux/seccomp", refused(j -> linux(j).putObject("seccomp")
+                .put("defaultAction", "SCMP_ACT_ALLOW")).pointer());
+        assertEquals("/linux/resources/memory", refused(j -> ((ObjectNode) linux(j).get("resources"))
+                .putObject("memory").put("limit", 1000000)).pointer());
+        assertEquals("/linux/resources/devices/1", refused(j -> ((ArrayNode) linux(j).at("/resources/devices"))
+                .addObject().put("allow", true).put("access", "rwm")).pointer());
+        assertEquals("/linux/cgroupsPath", refused(j -> linux(j).put("cgroupsPath", "/capsa/c1")).pointer());
+        assertEquals("/linux/namespaces/5/type", refused(j -> ((ArrayNode) linux(j).get("namespaces"))
+                .addObject().put("type", "user")).pointer());
+        assertEquals("/linux/namespaces/0/path", refused(j -> ((ObjectNode) linux(j).at("/namespaces/0"))
+                .put("path", "/proc/1/ns/pid")).pointer());
+        assertEquals("/linux/rootfsPropagation", refused(j -> linux(j).put("rootfsPropagation", "rshared"))
+                .pointer());
+        assertEquals("/hooks/createContainer", refused(j -> j.putObject("hooks").putArray("createContainer")
+                .addObject().put("path", "/bin/true")).pointer());
+        assertEquals("/process/apparmorProfile", refused(j -> ((ObjectNode) j.get("process"))
+                .put("apparmorProfile", "docker-default")).pointer());
+        assertEquals("/mounts", refused(j -> ((ArrayNode) j.get("mounts")).remove(0)).pointer());
+        InvalidSpecException terminal = refused(j -> ((ObjectNode) j.get("process")).put("terminal", true));
+        assertEquals("/process/terminal: backend ns does not support process.terminal yet", terminal.getMessage());
+        assertEquals("/linux/seccomp: not supported by the ns backend yet", refused(j -> linux(j).putObject("seccomp")
+                .put("defaultAction", "SCMP_ACT_ALLOW")).getMessage());
+    }
+
+    @Test
+    void pidAndMountNamespacesAreRequiredAndHostnameNeedsUts() {
+        assertTrue(refused(j -> ((ArrayNode) linux(j).get("namespaces")).remove(0)).getMessage()
+                .contains("new pid namespace"));
+        InvalidSpecException e = refused(j -> {
+            ArrayNode ns = (ArrayNode) linux(j).get("namespaces");
+            ns.remove(3); // uts
+        });
+        assertEquals("/hostname", e.pointer());
+    }
+
+    @Test
+    void preserveFdsAndConsoleSocketAreRefused() {
+        assertThrows(InvalidSpecException.class, () -> LaunchPlan.from("c1", spec(j -> { }), BUNDLE,
+                new CreateOptions(null, false, false, 2, false), FILES, V2));
+        assertTrue(assertThrows(InvalidSpecException.class, () -> LaunchPlan.from("c1", spec(j -> { }), BUNDLE,
+                new CreateOptions(Path.of("/tmp/console.sock"), false, false, 0, false), FILES, V2))
+                .getMessage().contains("does not support process.terminal"));
+    }
+
+    @Test
+    void encodingIsLengthPrefixedFieldsUnderCountedHeaders() {
+        LaunchPlan plan = plan(spec(j -> {
+            ((ObjectNode) j.get("process")).putArray("args").add("echo").add("héllo\nworld");
+            j.put("hostname", "h");
+        }));
+        String text = new String(plan.encode(), StandardCharsets.UTF_8);
+        assertTrue(text.startsWith("version 1\n1:1\nclone 1\n10:" + plan.cloneFlags() + "\n"), text);
+        assertTrue(text.contains("hostname 1\n1:h\n"), text);
+        assertTrue(text.contains("arg 1\n4:echo\narg 1\n12:héllo\nworld\n"), text); // é is two bytes
+        assertTrue(text.contains("mount 7\n4:proc\n5:/proc\n4:proc\n1:0\n0:\n1:0\n1:0\n"), text);
+        assertTrue(text.contains("fifo 1\n23:/run/capsa/c1/exec.fifo\nsync 0\npivot 1\n1:1\n"), text);
+        assertTrue(text.endsWith("nonewprivs 0\nend 0\n"), text);
+    }
+
+    @Test
+    void cleanIsGoFilepathCleanForAbsolutePaths() {
+        assertEquals("/a/b/d", LaunchPlan.clean("/a//b/./c/../d/"));
+        assertEquals("/", LaunchPlan.clean("/../.."));
+    }
+}
