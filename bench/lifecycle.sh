@@ -6,32 +6,11 @@
 # FILE (default bench/results/lifecycle.md) and to stdout.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-capsa=${CAPSA:-$root/cli/target/capsa/bin/capsa}
-out=$root/bench/results/lifecycle.md
-warmup=${WARMUP:-3}
-runs=${RUNS:-15}
-
-usage() { echo "usage: $0 [-o FILE] [-w WARMUP] [-r RUNS]" >&2; exit 2; }
-die() { echo "lifecycle.sh: $*" >&2; exit 1; }
-
-while getopts o:w:r:h opt; do
-  case $opt in
-    o) out=$OPTARG ;;
-    w) warmup=$OPTARG ;;
-    r) runs=$OPTARG ;;
-    *) usage ;;
-  esac
-done
-shift $((OPTIND - 1))
-(($# == 0)) || usage
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init lifecycle 15 "$@"
 [[ $(id -u) -eq 0 ]] || die "containers need root: sudo $0"
-command -v hyperfine >/dev/null || die "hyperfine not found: run sudo scripts/setup.sh"
-command -v runc >/dev/null || die "runc not found: run sudo scripts/setup.sh"
 [[ -x /bin/busybox ]] || die "busybox-static not found: run sudo scripts/setup.sh"
-[[ -x $capsa ]] || die "no capsa launcher at $capsa: build it (scripts/setup.sh) or set CAPSA"
-capsa=$(readlink -f -- "$capsa")
-[[ $out == /* ]] || out=$PWD/$out
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/capsa-bench.XXXXXX")
 cleanup() {

@@ -6,30 +6,9 @@
 # goes to FILE (default bench/results/startup.md) and to stdout.
 set -euo pipefail
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-capsa=${CAPSA:-$root/cli/target/capsa/bin/capsa}
-out=$root/bench/results/startup.md
-warmup=${WARMUP:-3}
-runs=${RUNS:-20}
-
-usage() { echo "usage: $0 [-o FILE] [-w WARMUP] [-r RUNS]" >&2; exit 2; }
-die() { echo "startup.sh: $*" >&2; exit 1; }
-
-while getopts o:w:r:h opt; do
-  case $opt in
-    o) out=$OPTARG ;;
-    w) warmup=$OPTARG ;;
-    r) runs=$OPTARG ;;
-    *) usage ;;
-  esac
-done
-shift $((OPTIND - 1))
-(($# == 0)) || usage
-
-command -v hyperfine >/dev/null || die "hyperfine not found: run sudo scripts/setup.sh"
-command -v runc >/dev/null || die "runc not found: run sudo scripts/setup.sh"
-[[ -x $capsa ]] || die "no capsa launcher at $capsa: build it (scripts/setup.sh) or set CAPSA"
-capsa=$(readlink -f -- "$capsa")
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init startup 20 "$@"
 runc=$(command -v runc)
 
 # Private state roots, so neither runtime touches /run. Both spec commands write
@@ -37,7 +16,6 @@ runc=$(command -v runc)
 work=$(mktemp -d "${TMPDIR:-/tmp}/capsa-bench.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
 mkdir -p "$work/root-capsa" "$work/root-runc" "$work/spec"
-[[ $out == /* ]] || out=$PWD/$out
 cd "$work/spec"
 missing="capsa-bench-missing"
 

@@ -18,7 +18,6 @@ import dev.capsa.spi.HookPhase;
 import dev.capsa.spi.LifecycleHook;
 import dev.capsa.spi.RuntimeBackend;
 import dev.capsa.state.FileStateStore;
-import dev.capsa.state.OciState;
 import dev.capsa.state.Status;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -54,22 +53,8 @@ class EngineTest {
         }
     };
 
-    final LifecycleHook extension = new LifecycleHook() {
-        @Override
-        public String name() {
-            return "recorder";
-        }
-
-        @Override
-        public Set<HookPhase> phases() {
-            return Set.of(HookPhase.values());
-        }
-
-        @Override
-        public void run(HookPhase phase, OciState state) {
-            calls.add("ext " + phase.specName() + " " + state.status());
-        }
-    };
+    final LifecycleHook extension = TestHooks.hook("recorder", Set.of(HookPhase.values()),
+            (phase, state) -> calls.add("ext " + phase.specName() + " " + state.status()));
 
     @BeforeEach
     void setUp() throws IOException {
@@ -292,22 +277,9 @@ class EngineTest {
 
     @Test
     void aHookPluginThatThrowsInAFatalPhaseStopsCreate() {
-        LifecycleHook broken = new LifecycleHook() {
-            @Override
-            public String name() {
-                return "broken";
-            }
-
-            @Override
-            public Set<HookPhase> phases() {
-                return Set.of(HookPhase.CREATE_RUNTIME);
-            }
-
-            @Override
-            public void run(HookPhase phase, OciState state) {
-                throw new IllegalStateException("boom");
-            }
-        };
+        LifecycleHook broken = TestHooks.hook("broken", Set.of(HookPhase.CREATE_RUNTIME), (phase, state) -> {
+            throw new IllegalStateException("boom");
+        });
         Engine e = engine(null, List.of(broken));
         HookFailedException ex = assertThrows(HookFailedException.class,
                 () -> e.create("c1", bundle, CreateOptions.defaults(), null));

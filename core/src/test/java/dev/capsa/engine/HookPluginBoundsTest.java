@@ -104,22 +104,7 @@ class HookPluginBoundsTest {
     }
 
     static LifecycleHook recorder(String name, List<String> calls) {
-        return new LifecycleHook() {
-            @Override
-            public String name() {
-                return name;
-            }
-
-            @Override
-            public Set<HookPhase> phases() {
-                return Set.of(HookPhase.values());
-            }
-
-            @Override
-            public void run(HookPhase phase, OciState state) {
-                calls.add(name + " " + phase.specName());
-            }
-        };
+        return TestHooks.hook(name, Set.of(HookPhase.values()), (phase, state) -> calls.add(name + " " + phase.specName()));
     }
 
     @Test
@@ -151,22 +136,9 @@ class HookPluginBoundsTest {
 
     @Test
     void aHookPluginThatThrowsAnErrorOfItsOwnIsAFailure() {
-        LifecycleHook broken = new LifecycleHook() {
-            @Override
-            public String name() {
-                return "broken";
-            }
-
-            @Override
-            public Set<HookPhase> phases() {
-                return Set.of(HookPhase.PRESTART);
-            }
-
-            @Override
-            public void run(HookPhase phase, OciState state) {
-                throw new HookFailedException("prestart hook /x: exit status 1");
-            }
-        };
+        LifecycleHook broken = TestHooks.hook("broken", Set.of(HookPhase.PRESTART), (phase, state) -> {
+            throw new HookFailedException("prestart hook /x: exit status 1");
+        });
         HookFailedException ex = assertThrows(HookFailedException.class,
                 () -> engine(Duration.ofSeconds(5), List.of(broken)).create("c1", bundle, CreateOptions.defaults(), null));
         assertEquals("prestart hook plugin broken: prestart hook /x: exit status 1", ex.getMessage());
