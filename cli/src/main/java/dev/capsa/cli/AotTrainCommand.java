@@ -34,6 +34,9 @@ final class AotTrainCommand implements Callable<Integer> {
             List<String[]> runs = new ArrayList<>();
             runs.add(new String[] {"--root", stateRoot, "--plugins", plugins, "--version"});
             runs.add(new String[] {"--root", stateRoot, "spec", "--bundle", bundle.toString()});
+            // parses and validates the whole config.json, then stops at the backend lookup
+            runs.add(new String[] {"--root", stateRoot, "--plugins", plugins, "--backend=aot-train-none", "create",
+                "--bundle", bundle.toString(), "aot-train"});
             runs.add(new String[] {"--root", stateRoot, "--plugins", plugins, "list"});
             runs.add(new String[] {"--root", stateRoot, "--plugins", plugins, "list", "--format", "json"});
             runs.add(new String[] {"--root", stateRoot, "--plugins", plugins, "state", "aot-missing"});
