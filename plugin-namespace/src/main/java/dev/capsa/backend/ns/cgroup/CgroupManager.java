@@ -1,0 +1,72 @@
+package dev.capsa.backend.ns.cgroup;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.capsa.spec.Resources;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One container's cgroup, on either cgroup version (youki's seam). Made by
+ * {@link CgroupHost#manager(CgroupPath)} at create and by {@link CgroupHost#reopen} afterwards.
+ *
+ * <p>Lifecycle as the ns backend drives it: {@link #check} while the plan is made (nothing
+ * written yet); after capsa-init reports the container's pid and before it unshares the cgroup
+ * namespace: {@link #create}, {@link #set}, {@link #addTask}; {@link #freeze}/{@link #thaw} for
+ * pause and resume; {@link #set} again for update; {@link #pids}, {@link #stats} for ps and
+ * events; {@link #destroy} at delete, after the caller killed every process in it.
+ */
+public interface CgroupManager {
+    CgroupMode mode();
+
+    /**
+     * The container's directories, keyed by hierarchy: v1 by its controllers as mounted ("memory",
+     * "cpu,cpuacct", "name=systemd", and "" for the unified hierarchy of a hybrid host); v2 by "".
+     * The backend keeps them in the container record for {@link CgroupHost#reopen}.
+     */
+    Map<String, Path> paths();
+
+    /**
+     * Rejects what the spec forbids or this cgroup version cannot do, before anything is written:
+     * an {@link dev.capsa.error.InvalidSpecException} whose pointer names the field.
+     */
+    void check(Resources resources);
+
+    /** Makes the directories (v1: every hierarchy; v2: enabling controllers on the ancestors). Idempotent. */
+    void create();
+
+    /** Writes the limits of {@code resources}; a null resources writes nothing. Checks first. */
+    void set(Resources resources);
+
+    /** Moves a process (all its threads) into the cgroup, in every hierarchy. */
+    void addTask(long pid);
+
+    /** create, then addTask: runc's Apply. */
+    default void apply(long pid) {
+        create();
+        addTask(pid);
+    }
+
+    /** Freezes every process, waiting until the kernel reports the cgroup frozen. */
+    void freeze();
+
+    /** Thaws, waiting until the kernel reports the cgroup thawed. */
+    void thaw();
+
+    boolean frozen();
+
+    /** The processes in the cgroup and its sub-cgroups (runc ps). */
+    List<Long> pids();
+
+    /** runc's {@code events --stats} "data" object: cpu, memory, pids, blkio, hugetlb. */
+    ObjectNode stats();
+
+    /** Whether the cgroup directory still exists (in any hierarchy). */
+    boolean exists();
+
+    /**
+     * Removes the directories, sub-cgroups first, retrying EBUSY briefly. Killing the processes
+     * is the caller's job: a cgroup with processes cannot be removed. A missing directory is fine.
+     */
+    void destroy();
+}
