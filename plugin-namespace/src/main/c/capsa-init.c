@@ -6,7 +6,8 @@
  *
  * Usage: capsa-init --control SOCKET
  *   Connects to the unix stream socket SOCKET (Java listens on it), reads the plan, reports
- *   each step back over the same connection, then execs the container's process.
+ *   each step back over the same connection, then execs the container's process. A plan with a
+ *   "join" record is an exec plan (capsa exec): no clone and no rootfs, see "Exec mode" below.
  *
  * Plan (Java -> capsa-init): a sequence of records, ended by the record "end".
  *   record := TAG " " N "\n" FIELD{N}
@@ -14,6 +15,9 @@
  * Numbers are decimal text fields. Tags (fields in brackets):
  *   version [1]                      must come first
  *   clone [flags]                    CLONE_NEW* flags for the container init
+ *   setns [path] (repeated)          an existing namespace stage 0 joins before the clone
+ *   uidmap [text], gidmap [text]     with CLONE_NEWUSER: written by stage 0 to /proc/PID/uid_map and
+ *                                    gid_map before the init goes on; the init then becomes uid 0
  *   foreground [0|1]                 1: stay as monitor, reap the init, exit with its status
  *   exitfile [path]                  monitor writes the exit code here (foreground)
  *   hostname [name], domainname [name]
@@ -40,6 +44,14 @@
  *   nonewprivs []
  *   keyring [name]                   join a new session keyring (absent: --no-new-keyring)
  *   oomscoreadj [n]
+ *   console [socket path]            process.terminal: a pty from the container's /dev/ptmx; the
+ *                                    slave is stdio and controlling tty, the master goes to the
+ *                                    socket (SCM_RIGHTS, data "/dev/ptmx", as runc's utils.SendFd)
+ *   consolesize [rows, cols]         TIOCSWINSZ on the pty
+ *   consolemount []                  bind the pty slave on /dev/console (create, as runc)
+ *   preservefds [pid, fd...]         stage 0 copies these descriptors of process pid (the capsa JVM)
+ *                                    with pidfd_getfd; they become 3, 4, ... of the process
+ *   join [pid, starttime]            exec mode: join the namespaces of this process
  *   end []
  *
  * Reports (capsa-init -> Java), one line each:
@@ -48,6 +60,14 @@
  *   error STEP ERRNO DETAIL          a step that failed; the init exits
  *   sync                             waiting for "go\n" (or EOF: abort)
  *   ready                            all done; blocked on the exec fifo
+ *
+ * Exec mode: stage 0 opens /proc/PID, checks the start time there (a reused pid fails), joins
+ * every namespace of that process that differs from its own (user first, mnt last), and forks:
+ * the child is in the container's pid namespace, applies the process records (console, user,
+ * caps, ... the same functions as the init) and execs. Stage 0 reports "pid N"; the child's copy
+ * of the control socket closes on execve, so EOF after "pid" means the process runs, and an
+ * "error" line means it did not. In the foreground stage 0 waits for the child and exits with
+ * its status (128+n for signal n); detached it exits at once.
  *
  * Processes: capsa-init (stage 0, a child of the JVM) reads the plan and clones the init
  * (stage 1) into the new namespaces. Detached, stage 0 exits at once, so the init is
@@ -81,6 +101,8 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <termios.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <grp.h>
@@ -149,10 +171,30 @@ struct plan {
     int nonewprivs;
     char *keyring;
     char *oomscoreadj;
+    /* exec mode: join the namespaces of this process (pid, start time) instead of cloning */
+    int join;
+    long join_pid;
+    unsigned long long join_start;
+    /* process.terminal: the socket that gets the pty master; console size; bind it on /dev/console */
+    char *console;
+    int console_mount;
+    unsigned long console_rows, console_cols;
+    /* descriptors of process preserve_pid that become 3, 4, ... of the process */
+    long preserve_pid;
+    int preserve_from[MAX_ITEMS];
+    int npreserve;
+    /* user namespace: the uid_map and gid_map text stage 0 writes for the init */
+    char *uidmap, *gidmap;
+    /* existing namespaces stage 0 joins before the clone */
+    char *nspath[16];
+    int nnspaths;
 };
 
 static struct plan plan;
 static int control = -1; /* the socket to Java */
+static int console_socket = -1; /* connected by stage 0, used by the process stage */
+static int preserved[MAX_ITEMS]; /* copies of the preserved descriptors, close-on-exec, above 2+npreserve */
+static int session_made;          /* setsid() already done (the console needs it first) */
 
 /* ---- reporting */
 
@@ -489,6 +531,41 @@ static int read_plan(void) {
             plan.oomscoreadj = f[0];
         } else if (!strcmp(tag, "nonewprivs")) {
             plan.nonewprivs = 1;
+        } else if (!strcmp(tag, "join")) {
+            NEED(2);
+            plan.join = 1;
+            NUM(0, plan.join_pid);
+            NUM(1, plan.join_start);
+        } else if (!strcmp(tag, "console")) {
+            NEED(1);
+            plan.console = f[0];
+        } else if (!strcmp(tag, "consolesize")) {
+            NEED(2);
+            NUM(0, plan.console_rows);
+            NUM(1, plan.console_cols);
+        } else if (!strcmp(tag, "consolemount")) {
+            plan.console_mount = 1;
+        } else if (!strcmp(tag, "preservefds")) {
+            if (nf < 1) {
+                return fail("plan", EINVAL, "record %s needs a pid", tag);
+            }
+            NUM(0, plan.preserve_pid);
+            for (int i = 1; i < nf; i++) {
+                NUM(i, plan.preserve_from[plan.npreserve]);
+                plan.npreserve++;
+            }
+        } else if (!strcmp(tag, "uidmap")) {
+            NEED(1);
+            plan.uidmap = f[0];
+        } else if (!strcmp(tag, "gidmap")) {
+            NEED(1);
+            plan.gidmap = f[0];
+        } else if (!strcmp(tag, "setns")) {
+            NEED(1);
+            if (plan.nnspaths >= 16) {
+                return fail("plan", E2BIG, "too many setns records");
+            }
+            plan.nspath[plan.nnspaths++] = f[0];
         } else if (!strcmp(tag, "end")) {
             break;
         } else {
@@ -496,7 +573,7 @@ static int read_plan(void) {
         }
         free(header);
     }
-    if (!plan.rootfs || plan.nargs == 0 || !plan.fifo) {
+    if (plan.nargs == 0 || (!plan.join && (!plan.rootfs || !plan.fifo))) {
         return fail("plan", EINVAL, "plan lacks rootfs, args or fifo");
     }
     plan.args[plan.nargs] = NULL;
@@ -1103,9 +1180,154 @@ static int capset_all(uint64_t effective, uint64_t permitted, uint64_t inheritab
     return (int)syscall(SYS_capset, &hdr, data);
 }
 
+static int new_session(void) {
+    if (!session_made && setsid() < 0) {
+        return fail("setsid", errno, "process");
+    }
+    session_made = 1;
+    return 0;
+}
+
+/*
+ * process.terminal: a pty from the container's own devpts (/dev/ptmx after pivot_root or setns),
+ * its slave the process's stdio and controlling terminal, its master sent to the console socket
+ * as runc does (utils.SendFd: one sendmsg, the master's name "/dev/ptmx" as data, the fd as
+ * SCM_RIGHTS).
+ */
+static int step_console(void) {
+    if (!plan.console) {
+        return 0;
+    }
+    if (new_session() < 0) {
+        return -1;
+    }
+    int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) {
+        return fail("console", errno, "open /dev/ptmx");
+    }
+    int unlock = 0, n = -1;
+    if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0) {
+        int err = errno;
+        close(master);
+        return fail("console", err, "unlock the pty");
+    }
+    char slave_path[64];
+    snprintf(slave_path, sizeof slave_path, "/dev/pts/%d", n);
+    if (plan.console_rows && plan.console_cols) {
+        struct winsize ws = {.ws_row = (unsigned short)plan.console_rows, .ws_col = (unsigned short)plan.console_cols};
+        if (ioctl(master, TIOCSWINSZ, &ws) < 0) {
+            int err = errno;
+            close(master);
+            return fail("console", err, "TIOCSWINSZ");
+        }
+    }
+    if (plan.console_mount) {
+        int f = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0666);
+        if (f >= 0) {
+            fchmod(f, 0666);
+            close(f);
+        } else if (errno != EEXIST) {
+            int err = errno;
+            close(master);
+            return fail("console", err, "create /dev/console");
+        }
+        if (mount(slave_path, "/dev/console", NULL, MS_BIND, NULL) < 0) {
+            int err = errno;
+            close(master);
+            return fail("mount", err, "%s on /dev/console", slave_path);
+        }
+    }
+    const char name[] = "/dev/ptmx";
+    struct iovec iov = {.iov_base = (void *)name, .iov_len = sizeof name - 1};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    memset(&u, 0, sizeof u);
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &master, sizeof(int));
+    ssize_t sent;
+    do {
+        sent = sendmsg(console_socket, &msg, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    int err = errno;
+    close(master);
+    close(console_socket);
+    console_socket = -1;
+    if (sent < 0) {
+        return fail("console", err, "send the pty master to %s", plan.console);
+    }
+    int slave = open(slave_path, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) {
+        return fail("console", errno, "open %s", slave_path);
+    }
+    /* runc's fixStdioPermissions: the process's user owns its terminal */
+    if (fchown(slave, (uid_t)plan.uid, (gid_t)plan.gid) < 0) {
+        err = errno;
+        close(slave);
+        return fail("console", err, "chown %s", slave_path);
+    }
+    for (int fd = 0; fd < 3; fd++) {
+        if (dup2(slave, fd) < 0) {
+            err = errno;
+            close(slave);
+            return fail("console", err, "dup2 %s", slave_path);
+        }
+    }
+    close(slave);
+    if (ioctl(0, TIOCSCTTY, 0) < 0) {
+        return fail("console", errno, "TIOCSCTTY %s", slave_path);
+    }
+    step_ok("console");
+    return 0;
+}
+
+/* Stage 0: copies of the caller's descriptors (pidfd_getfd, Linux 5.6), kept above 2+npreserve. */
+static int take_preserved_fds(void) {
+    if (plan.npreserve == 0) {
+        return 0;
+    }
+    int pidfd = (int)syscall(SYS_pidfd_open, (pid_t)plan.preserve_pid, 0);
+    if (pidfd < 0) {
+        return fail("pidfd_open", errno, "capsa process %ld", plan.preserve_pid);
+    }
+    for (int i = 0; i < plan.npreserve; i++) {
+        int fd = (int)syscall(SYS_pidfd_getfd, pidfd, plan.preserve_from[i], 0);
+        if (fd < 0) {
+            int err = errno;
+            close(pidfd);
+            return fail("pidfd_getfd", err, "descriptor %d of capsa (is it open?)", plan.preserve_from[i]);
+        }
+        preserved[i] = fcntl(fd, F_DUPFD_CLOEXEC, 3 + plan.npreserve);
+        close(fd);
+        if (preserved[i] < 0) {
+            int err = errno;
+            close(pidfd);
+            return fail("fcntl", err, "F_DUPFD_CLOEXEC");
+        }
+    }
+    close(pidfd);
+    return 0;
+}
+
+/* Just before execve: the preserved descriptors become 3, 4, ... without close-on-exec. */
+static int place_preserved_fds(void) {
+    for (int i = 0; i < plan.npreserve; i++) {
+        if (dup2(preserved[i], 3 + i) < 0) {
+            return fail("dup2", errno, "preserved descriptor %d", 3 + i);
+        }
+        close(preserved[i]);
+    }
+    return 0;
+}
+
 static int step_process(char *exe, size_t exesize) {
-    if (setsid() < 0) {
-        return fail("setsid", errno, "init");
+    if (new_session() < 0) {
+        return -1;
     }
     /* runc: a new session keyring per container; kernels without keys are fine */
     if (plan.keyring && syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, plan.keyring) < 0
@@ -1195,6 +1417,19 @@ static int init_main(int syncfd) {
     if (r != 1) {
         return 1;
     }
+    /* opened while still the host's root: the state dir need not be reachable from the user namespace */
+    int fifo = open(plan.fifo, O_PATH | O_CLOEXEC);
+    if (fifo < 0) {
+        fail("open", errno, "exec fifo %s", plan.fifo);
+        return 1;
+    }
+    /* runc's nsexec: become the user namespace's root once stage 0 wrote the maps, so that what
+       the init creates in the rootfs belongs to the container's root */
+    if ((plan.clone_flags & CLONE_NEWUSER)
+        && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+        fail("setresuid", errno, "root of the user namespace (is 0 mapped?)");
+        return 1;
+    }
     int root = -1;
     if (step_hostname() < 0 || step_loopback() < 0 || step_rootfs(&root) < 0) {
         return 1;
@@ -1202,12 +1437,8 @@ static int init_main(int syncfd) {
     if (step_rootfs_ops(root) < 0) {
         return 1;
     }
-    int fifo = open(plan.fifo, O_PATH | O_CLOEXEC);
-    if (fifo < 0) {
-        fail("open", errno, "exec fifo %s", plan.fifo);
-        return 1;
-    }
-    if (step_sync() < 0 || step_pivot(root) < 0 || step_sysctls() < 0 || step_masks() < 0) {
+    if (step_sync() < 0 || step_pivot(root) < 0 || step_console() < 0 || step_sysctls() < 0
+        || step_masks() < 0) {
         return 1;
     }
     close(root);
@@ -1233,8 +1464,98 @@ static int init_main(int syncfd) {
         return 1;
     }
     close(w);
+    if (place_preserved_fds() < 0) {
+        return 1;
+    }
     execve(exe, plan.args, plan.env);
     fprintf(stderr, "capsa-init: exec %s: %s\n", exe, strerror(errno));
+    return 127;
+}
+
+/* ---- exec mode: a new process in the namespaces of a running container */
+
+/* setns(2) order: user first (it grants the rights for the rest), mnt last (it changes the root) */
+static const char *const JOIN_ORDER[] = {"user", "cgroup", "ipc", "uts", "net", "pid", "time", "mnt"};
+#define NJOIN (int)(sizeof JOIN_ORDER / sizeof JOIN_ORDER[0])
+
+static int same_file(int a, int b) {
+    struct stat sa, sb;
+    return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/*
+ * Opens /proc/PID once, checks the start time through that directory (a reused pid fails
+ * there), opens every namespace of the process that differs from ours, then joins them.
+ */
+static int join_namespaces(void) {
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%ld", plan.join_pid);
+    int proc = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (proc < 0) {
+        return fail("open", errno, "%s: the container's process is gone", dir);
+    }
+    int statfd = openat(proc, "stat", O_RDONLY | O_CLOEXEC);
+    char stat[1024];
+    ssize_t n = statfd < 0 ? -1 : read(statfd, stat, sizeof stat - 1);
+    if (statfd >= 0) {
+        close(statfd);
+    }
+    unsigned long long start = 0;
+    char *close_paren = n > 0 ? (stat[n] = 0, strrchr(stat, ')')) : NULL;
+    char *field = close_paren ? close_paren + 2 : NULL; /* field 3 */
+    for (int i = 3; field && i < 22; i++) {
+        field = strchr(field, ' ');
+        field = field ? field + 1 : NULL;
+    }
+    if (!field || sscanf(field, "%llu", &start) != 1 || start != plan.join_start) {
+        close(proc);
+        return fail("join", ESRCH, "%s: not the container's process any more", dir);
+    }
+    int fds[NJOIN];
+    for (int i = 0; i < NJOIN; i++) {
+        char rel[32], self[48];
+        snprintf(rel, sizeof rel, "ns/%s", JOIN_ORDER[i]);
+        snprintf(self, sizeof self, "/proc/self/ns/%s", JOIN_ORDER[i]);
+        fds[i] = openat(proc, rel, O_RDONLY | O_CLOEXEC);
+        int mine = open(self, O_RDONLY | O_CLOEXEC);
+        if (fds[i] >= 0 && mine >= 0 && same_file(fds[i], mine)) {
+            close(fds[i]);
+            fds[i] = -1; /* shared with us: nothing to join (and setns into our own user ns is EINVAL) */
+        } else if (fds[i] < 0 && errno != ENOENT) {
+            int err = errno;
+            if (mine >= 0) {
+                close(mine);
+            }
+            close(proc);
+            return fail("open", err, "%s/%s", dir, rel);
+        }
+        if (mine >= 0) {
+            close(mine);
+        }
+    }
+    close(proc);
+    for (int i = 0; i < NJOIN; i++) {
+        if (fds[i] < 0) {
+            continue;
+        }
+        if (setns(fds[i], 0) < 0) {
+            return fail("setns", errno, "%s namespace of process %ld", JOIN_ORDER[i], plan.join_pid);
+        }
+        close(fds[i]);
+    }
+    step_ok("setns");
+    return 0;
+}
+
+/* The exec'd process: forked after the setns calls, so it is inside the container's pid namespace. */
+static int exec_child(void) {
+    char exe[PATH_MAX];
+    if (step_console() < 0 || step_process(exe, sizeof exe) < 0 || place_preserved_fds() < 0) {
+        return 1;
+    }
+    execve(exe, plan.args, plan.env);
+    /* the control socket is close-on-exec: Java reads EOF on success, this line on failure */
+    fail("exec", errno, "exec: \"%s\": %s", plan.args[0], strerror(errno));
     return 127;
 }
 
@@ -1310,6 +1631,110 @@ static int monitor(pid_t init) {
     return code;
 }
 
+/* Writes the uid_map or gid_map of the init: from outside, as the parent ns's root may (user_namespaces(7)). */
+static int write_map(pid_t pid, const char *file, const char *map) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return fail("write", errno, "%s", path);
+    }
+    size_t len = strlen(map);
+    ssize_t w = write(fd, map, len);
+    int err = errno;
+    close(fd);
+    if (w != (ssize_t)len) {
+        return fail("write", w < 0 ? err : EIO, "%s", path);
+    }
+    return 0;
+}
+
+/* Stage 0 of create: join the namespaces given by path; they are inherited by the clone. */
+static int join_paths(void) {
+    for (int i = 0; i < plan.nnspaths; i++) {
+        int fd = open(plan.nspath[i], O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            return fail("open", errno, "namespace %s", plan.nspath[i]);
+        }
+        if (setns(fd, 0) < 0) {
+            int err = errno;
+            close(fd);
+            return fail("setns", err, "%s", plan.nspath[i]);
+        }
+        close(fd);
+    }
+    return 0;
+}
+
+static int wait_child(pid_t child) {
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    for (;;) {
+        int status;
+        pid_t p = waitpid(child, &status, 0);
+        if (p < 0 && errno == EINTR) {
+            continue;
+        }
+        if (p < 0) {
+            return 255;
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+}
+
+static int exec_main(void) {
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0) {
+        fail("open", errno, "/dev/null");
+        return 1;
+    }
+    if (join_namespaces() < 0) {
+        return 1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        fail("fork", errno, "exec'd process");
+        return 1;
+    }
+    if (pid == 0) {
+        close(null);
+        _exit(exec_child());
+    }
+    send_line("pid %d", (int)pid);
+    close(control);
+    control = -1;
+    if (console_socket >= 0) {
+        close(console_socket);
+    }
+    for (int i = 0; i < plan.npreserve; i++) {
+        close(preserved[i]);
+    }
+    if (!plan.foreground) {
+        return 0; /* the process is reparented to the caller's subreaper, as under runc exec -d */
+    }
+    /* like the run monitor: the caller's stdio belongs to the process alone */
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    close(null);
+    return wait_child(pid);
+}
+
+static int connect_console(void) {
+    if (!plan.console) {
+        return 0;
+    }
+    int s = connect_control(plan.console);
+    if (s < 0) {
+        return fail("console", errno, "connect to the console socket %s", plan.console);
+    }
+    console_socket = fcntl(s, F_DUPFD_CLOEXEC, 3 + plan.npreserve);
+    close(s);
+    return console_socket < 0 ? fail("fcntl", errno, "console socket") : 0;
+}
+
 int main(int argc, char **argv) {
     if (argc != 3 || strcmp(argv[1], "--control") != 0) {
         fprintf(stderr, "usage: capsa-init --control SOCKET (capsa runs this; it is not a command)\n");
@@ -1326,12 +1751,31 @@ int main(int argc, char **argv) {
     if (read_plan() < 0) {
         return 1;
     }
+    if (plan.npreserve > 0) {
+        /* keep 3 .. 2+npreserve free for the preserved descriptors */
+        int moved = fcntl(control, F_DUPFD_CLOEXEC, 3 + plan.npreserve);
+        if (moved < 0) {
+            fail("fcntl", errno, "control socket");
+            return 1;
+        }
+        close(control);
+        control = moved;
+    }
+    if (take_preserved_fds() < 0 || connect_console() < 0) {
+        return 1;
+    }
+    if (plan.join) {
+        return exec_main();
+    }
     if (mkfifo(plan.fifo, 0622) < 0 || chmod(plan.fifo, 0622) < 0) {
         fail("mkfifo", errno, "%s", plan.fifo);
         return 1;
     }
     if (plan.foreground && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
         fail("prctl", errno, "PR_SET_CHILD_SUBREAPER");
+        return 1;
+    }
+    if (join_paths() < 0) {
         return 1;
     }
     int sync[2];
@@ -1350,12 +1794,29 @@ int main(int argc, char **argv) {
     }
     close(sync[0]);
     send_line("pid %d", (int)pid);
+    if (plan.clone_flags & CLONE_NEWUSER) {
+        /* the init waits on the sync pipe until its maps exist; on failure it reads EOF and exits */
+        if ((plan.uidmap && write_map(pid, "uid_map", plan.uidmap) < 0)
+            || (plan.gidmap && write_map(pid, "gid_map", plan.gidmap) < 0)) {
+            close(sync[1]);
+            waitpid(pid, NULL, 0);
+            return 1;
+        }
+        step_ok("idmap");
+    }
     if (write(sync[1], "s", 1) != 1) {
         return 1;
     }
     close(sync[1]);
     close(control);
     control = -1;
+    if (console_socket >= 0) {
+        close(console_socket);
+        console_socket = -1;
+    }
+    for (int i = 0; i < plan.npreserve; i++) {
+        close(preserved[i]);
+    }
     if (!plan.foreground) {
         return 0; /* the init is reparented to the caller's subreaper, as under runc */
     }

@@ -79,6 +79,8 @@ public final class CapsaCommand implements Callable<Integer> {
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
         cli.setCaseInsensitiveEnumValuesAllowed(true);
+        // runc stops reading exec's flags at the first argument: `exec c1 sh -c x` runs sh -c x
+        cli.getSubcommands().get("exec").setStopAtPositional(true);
         cli.setExecutionStrategy(parsed -> {
             root.configureLogging();
             return new CommandLine.RunLast().execute(parsed);

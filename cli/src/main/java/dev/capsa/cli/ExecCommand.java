@@ -72,6 +72,9 @@ final class ExecCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (!command.isEmpty() && command.get(0).equals("--")) {
+            command = command.subList(1, command.size()); // `exec ID -- CMD` also works
+        }
         ProcessSpec spec = process != null ? fromFile() : fromFlags();
         ExecOptions options = new ExecOptions(spec, detach,
                 consoleSocket == null ? null : consoleSocket.toAbsolutePath(),
@@ -116,7 +119,8 @@ final class ExecCommand implements Callable<Integer> {
             p.put("cwd", cwd);
         }
         if (user != null) {
-            ObjectNode u = p.putObject("user");
+            // runc changes uid and gid only: umask and additional groups stay the container's
+            ObjectNode u = p.has("user") ? (ObjectNode) p.get("user") : p.putObject("user");
             String[] parts = user.split(":", 2);
             try {
                 u.put("uid", Long.parseLong(parts[0]));

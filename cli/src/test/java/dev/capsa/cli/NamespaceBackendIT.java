@@ -34,7 +34,7 @@ import dev.capsa.cli.LauncherIT.Result;
 class NamespaceBackendIT {
     private static final Path BUSYBOX = Path.of("/bin/busybox");
     private static final List<String> APPLETS = List.of("sh", "echo", "cat", "ls", "hostname", "sleep", "id", "grep",
-            "touch", "true", "test");
+            "touch", "true", "test", "readlink", "tty", "stty", "sort", "tr", "kill", "pwd");
 
     @TempDir
     Path tmp;
@@ -290,8 +290,290 @@ class NamespaceBackendIT {
         assertEquals(0, r.code(), r.err());
         JsonNode features = Json.mapper().readTree(r.out());
         assertTrue(features.at("/linux/namespaces").toString().contains("\"pid\""), r.out());
-        assertFalse(features.at("/linux/namespaces").toString().contains("\"user\""), r.out());
+        assertTrue(features.at("/linux/namespaces").toString().contains("\"user\""), r.out());
         assertTrue(new String(features.at("/mountOptions").toString().getBytes(), StandardCharsets.UTF_8)
                 .contains("\"rbind\""), r.out());
+    }
+
+    // ---- exec
+
+    private long runDetached(String id, String... args) throws Exception {
+        args(args);
+        Result run = capsa("run", "--detach", id(id));
+        assertEquals(0, run.code(), run.err());
+        return state(id).get("pid").asLong();
+    }
+
+    private static String nsLinks(long pid) throws IOException {
+        StringBuilder links = new StringBuilder();
+        for (String ns : List.of("cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts")) {
+            links.append(Files.readSymbolicLink(Path.of("/proc/" + pid + "/ns/" + ns))).append('\n');
+        }
+        return links.toString();
+    }
+
+    @Test
+    void execRunsInTheContainersNamespacesAndReturnsTheExitCode() throws Exception {
+        config(json -> json.put("hostname", "inside-capsa"));
+        long init = runDetached("exec1", "sleep", "60");
+
+        // `--` because picocli, unlike runc's flag parser, reads options after the command (-c = --cap)
+        Result r = capsa("exec", "exec1", "sh", "-c", "echo $$; hostname; exit 5");
+        assertEquals(5, r.code(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertTrue(Long.parseLong(lines.get(0)) > 1, "the exec'd shell is not the container's pid 1: " + r.out());
+        assertEquals("inside-capsa", lines.get(1));
+
+        r = capsa("exec", "exec1", "--", "sh", "-c",
+                "for n in cgroup ipc mnt net pid time user uts; do readlink /proc/$$/ns/$n; done");
+        assertEquals(0, r.code(), r.err());
+        assertEquals(nsLinks(init), r.out(), "the exec'd process's namespaces are the init's");
+
+        r = capsa("exec", "--env", "FOO=bar", "--cwd", "/bin", "--user", "1000:1000", "exec1", "--", "sh", "-c",
+                "echo $FOO; pwd; id -u; id -g");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("bar\n/bin\n1000\n1000\n", r.out());
+
+        r = capsa("exec", "exec1", "sh", "-c", "kill -TERM $$");
+        assertEquals(128 + 15, r.code(), r.err());
+
+        r = capsa("exec", "exec1", "no-such-command");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("exec: \"no-such-command\": executable file not found in $PATH"), r.err());
+
+        Path pidFile = tmp.resolve("exec.pid");
+        r = capsa("exec", "--detach", "--pid-file", pidFile.toString(), "exec1", "sleep", "30");
+        assertEquals(0, r.code(), r.err());
+        long pid = Long.parseLong(Files.readString(pidFile).trim());
+        assertTrue(alive(pid), "the detached exec'd process " + pid);
+        assertEquals("sleep 30", Files.readString(Path.of("/proc/" + pid + "/cmdline")).replace('\0', ' ').trim());
+        assertEquals(nsLinks(init), nsLinks(pid));
+
+        assertEquals(0, capsa("kill", "exec1", "KILL").code());
+        awaitStatus("exec1", "stopped");
+        assertFalse(alive(pid), "killing the init ends every process of its pid namespace");
+        r = capsa("exec", "exec1", "true");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("cannot exec in container \"exec1\": it is stopped"), r.err());
+    }
+
+    // ---- process.terminal
+
+    private static final String RECEIVER = """
+            import array, os, select, socket, sys, time
+            path, send = sys.argv[1], sys.argv[2]
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(path)
+            s.listen(1)
+            c, _ = s.accept()
+            msg, anc, _, _ = c.recvmsg(4096, socket.CMSG_SPACE(4))
+            fds = array.array('i')
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.frombytes(data[:4])
+            print('name=' + msg.decode(), flush=True)
+            fd = fds[0]
+            os.write(fd, send.encode())
+            out = b''
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                ready, _, _ = select.select([fd], [], [], 0.5)
+                if ready:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        break  # EIO: every slave descriptor is closed
+                    if not chunk:
+                        break
+                    out += chunk
+            sys.stdout.write(out.decode(errors='replace').replace('\\r', ''))
+            """;
+
+    /** A python3 receiver of the pty master (Java cannot receive SCM_RIGHTS), listening on {@code socket}. */
+    private Process consoleReceiver(Path socket, String input) throws Exception {
+        Path script = tmp.resolve("receiver.py");
+        Files.writeString(script, RECEIVER);
+        Process p = new ProcessBuilder("python3", script.toString(), socket.toString(), input)
+                .redirectErrorStream(true).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!Files.exists(socket)) {
+            assertTrue(System.nanoTime() < deadline && p.isAlive(), "the console receiver did not start: "
+                    + (p.isAlive() ? "" : new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8)));
+            Thread.sleep(20);
+        }
+        return p;
+    }
+
+    private static String receiverOutput(Process p) throws Exception {
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the console receiver did not finish");
+        return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    }
+
+    @Test
+    void aTerminalGoesToTheConsoleSocketAsRuncSendsIt() throws Exception {
+        assumeTrue(isExecutable("python3"), "no python3 to receive the pty master");
+        args("sh", "-c", "tty; stty size; test -t 0 && echo stdin-is-a-tty; read line; echo got:$line");
+        config(json -> ((ObjectNode) json.get("process")).put("terminal", true).putObject("consoleSize")
+                .put("height", 30).put("width", 100)); // after args(): config() resets terminal
+        Path socket = tmp.resolve("console.sock");
+        Process receiver = consoleReceiver(socket, "hello\n");
+        Result r = capsa("run", "--detach", "--console-socket", socket.toString(), id("tty1"));
+        assertEquals(0, r.code(), r.err());
+        String out = receiverOutput(receiver);
+        assertTrue(out.startsWith("name=/dev/ptmx\n"), out);
+        assertTrue(out.contains("/dev/pts/0\n"), out);
+        assertTrue(out.contains("30 100\n"), out);
+        assertTrue(out.contains("stdin-is-a-tty\n"), out);
+        assertTrue(out.contains("got:hello\n"), out);
+    }
+
+    @Test
+    void execWithTtyGetsItsOwnTerminal() throws Exception {
+        assumeTrue(isExecutable("python3"), "no python3 to receive the pty master");
+        runDetached("tty2", "sleep", "60");
+        Path socket = tmp.resolve("exec-console.sock");
+        Process receiver = consoleReceiver(socket, "");
+        Result r = capsa("exec", "--tty", "--detach", "--console-socket", socket.toString(), "tty2", "--", "sh", "-c",
+                "tty; test -t 1 && echo stdout-is-a-tty");
+        assertEquals(0, r.code(), r.err());
+        String out = receiverOutput(receiver);
+        assertTrue(out.contains("/dev/pts/"), out);
+        assertTrue(out.contains("stdout-is-a-tty\n"), out);
+    }
+
+    @Test
+    void aTerminalWithoutAConsoleSocketIsAClearError() throws Exception {
+        args("true");
+        config(json -> ((ObjectNode) json.get("process")).put("terminal", true));
+        Result r = capsa("run", id("tty3"));
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("/process/terminal: process.terminal requires --console-socket"), r.err());
+    }
+
+    private static boolean isExecutable(String command) {
+        return Stream.of(System.getenv("PATH").split(":")).anyMatch(d -> Files.isExecutable(Path.of(d, command)));
+    }
+
+    // ---- --preserve-fds
+
+    /** capsa run through bash, so that the JVM inherits the descriptors bash opened. */
+    private Result runThroughBash(String redirections, String... capsaArgs) throws Exception {
+        StringBuilder cmd = new StringBuilder(redirections).append(" exec ").append(LauncherIT.launcher())
+                .append(" --root ").append(root);
+        for (String a : capsaArgs) {
+            cmd.append(' ').append(a);
+        }
+        return LauncherIT.exec(bundle, List.of("bash", "-c", cmd.toString()));
+    }
+
+    @Test
+    void preservedDescriptorsReachTheProcessAndNoOthers() throws Exception {
+        Path file = tmp.resolve("fd3.txt");
+        args("sh", "-c", "echo hi >&3; ls /proc/$$/fd; true");
+        Result r = runThroughBash("exec 3>" + file + ";", "run", "--preserve-fds", "1", id("fds1"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals("hi\n", Files.readString(file));
+        assertEquals("0 1 2 3", String.join(" ", r.out().lines().toList()));
+
+        args("sh", "-c", "ls /proc/$$/fd; true");
+        r = runThroughBash("exec 3>" + file + " 4>" + file + ";", "run", id("fds2"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals("0 1 2", String.join(" ", r.out().lines().toList()),
+                "descriptors capsa inherited but was not asked to pass leak in");
+    }
+
+    @Test
+    void execPreservesDescriptorsToo() throws Exception {
+        runDetached("fds3", "sleep", "60");
+        Path file = tmp.resolve("exec-fd3.txt");
+        Result r = runThroughBash("exec 3>" + file + ";", "exec", "--preserve-fds", "1", "fds3", "--", "sh", "-c",
+                "'echo from-exec >&3; ls /proc/$$/fd; true'");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("from-exec\n", Files.readString(file));
+        assertEquals("0 1 2 3", String.join(" ", r.out().lines().toList()));
+    }
+
+    // ---- user namespaces
+
+    @Test
+    void aUserNamespaceMapsRootToAnUnprivilegedHostUser() throws Exception {
+        Path rootfs = tmp.resolve("userns-rootfs");
+        Result cp = LauncherIT.exec(tmp, List.of("cp", "-a", bundle.resolve("rootfs").toString(), rootfs.toString()));
+        assertEquals(0, cp.code(), cp.err());
+        Result chown = LauncherIT.exec(tmp, List.of("chown", "-R", "100000:100000", rootfs.toString()));
+        assertEquals(0, chown.code(), chown.err());
+        // the init becomes the namespace's root (host uid 100000) before it reaches the rootfs
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        config(json -> {
+            ((ObjectNode) json.get("root")).put("path", rootfs.toString());
+            if (!Files.exists(Path.of("/sys/fs/cgroup/cgroup.controllers"))) {
+                dropCgroupMount(json); // cgroup v1 inside a user namespace is refused (see below)
+            }
+            ObjectNode linux = (ObjectNode) json.get("linux");
+            ((ArrayNode) linux.get("namespaces")).addObject().put("type", "user");
+            linux.putArray("uidMappings").addObject().put("containerID", 0).put("hostID", 100000).put("size", 65536);
+            linux.putArray("gidMappings").addObject().put("containerID", 0).put("hostID", 100000).put("size", 65536);
+        });
+        long init = runDetached("userns", "sleep", "60");
+        Result r = capsa("exec", "userns", "--", "sh", "-c", "id -u; cat /proc/self/uid_map; ls -ln /bin/busybox");
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertEquals("0", lines.get(0));
+        assertEquals(List.of("0", "100000", "65536"), List.of(lines.get(1).trim().split("\\s+")));
+        assertTrue(lines.get(2).contains(" 0 ") , "the rootfs belongs to the container's root: " + lines.get(2));
+        String status = Files.readString(Path.of("/proc/" + init + "/status"));
+        assertTrue(status.contains("\nUid:\t100000\t100000\t100000\t100000\n"), status);
+        assertTrue(status.contains("\nGid:\t100000\t100000\t100000\t100000\n"), status);
+    }
+
+    private static void dropCgroupMount(ObjectNode json) {
+        ArrayNode mounts = (ArrayNode) json.get("mounts");
+        for (int i = mounts.size() - 1; i >= 0; i--) {
+            if (mounts.get(i).path("type").asText().equals("cgroup")) {
+                mounts.remove(i);
+            }
+        }
+    }
+
+    // ---- joining a namespace by path, session keyrings
+
+    @Test
+    void aNetworkNamespaceIsJoinedByPath() throws Exception {
+        assumeTrue(Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip")),
+                "no ip(8) to make a named network namespace");
+        String name = "capsa-it-" + ProcessHandle.current().pid();
+        Result add = LauncherIT.exec(tmp, List.of("ip", "netns", "add", name));
+        assertEquals(0, add.code(), add.err());
+        try {
+            Path netns = Path.of("/var/run/netns", name);
+            long inode = (Long) Files.getAttribute(netns, "unix:ino");
+            config(json -> {
+                ArrayNode namespaces = (ArrayNode) json.at("/linux/namespaces");
+                for (int i = 0; i < namespaces.size(); i++) {
+                    if (namespaces.get(i).get("type").asText().equals("network")) {
+                        ((ObjectNode) namespaces.get(i)).put("path", netns.toString());
+                    }
+                }
+            });
+            args("readlink", "/proc/self/ns/net");
+            Result r = capsa("run", id("netns"));
+            assertEquals(0, r.code(), r.err());
+            assertEquals("net:[" + inode + "]\n", r.out());
+        } finally {
+            LauncherIT.exec(tmp, List.of("ip", "netns", "del", name));
+        }
+    }
+
+    @Test
+    void aSessionKeyringNamedAfterTheContainerUnlessNoNewKeyring() throws Exception {
+        assumeTrue(Files.isReadable(Path.of("/proc/keys")), "this kernel has no /proc/keys");
+        runDetached("keyring1", "sleep", "60");
+        assertTrue(Files.readString(Path.of("/proc/keys")).contains("keyring   _ses.keyring1: "),
+                Files.readString(Path.of("/proc/keys")));
+
+        args("sleep", "60");
+        Result r = capsa("run", "--detach", "--no-new-keyring", id("keyring2"));
+        assertEquals(0, r.code(), r.err());
+        assertFalse(Files.readString(Path.of("/proc/keys")).contains("_ses.keyring2"));
     }
 }

@@ -2,6 +2,7 @@ package dev.capsa.backend.ns;
 
 import dev.capsa.error.InvalidSpecException;
 import dev.capsa.spec.Hooks;
+import dev.capsa.spec.IdMapping;
 import dev.capsa.spec.Linux;
 import dev.capsa.spec.Mount;
 import dev.capsa.spec.ProcessSpec;
@@ -24,16 +25,19 @@ import java.util.Set;
  * format documented at the top of {@code src/main/c/capsa-init.c}.
  *
  * <p>What this slice of the ns backend does not do is refused here with the JSON pointer of the
- * field, never ignored: user and time namespaces, joining namespaces by path, cgroups (any
- * {@code linux.resources} other than the absent one or runc's default deny-all device rule, and
- * {@code cgroupsPath}), seccomp, netDevices, AppArmor/SELinux labels, Intel RDT, memory policy,
- * personality, scheduler, I/O priority, CPU affinity, idmapped mounts, shared rootfs
- * propagation, config.json createContainer/startContainer hooks, process.terminal and
- * --preserve-fds. A pid and a mount namespace are required: without them kill --all and the
+ * field, never ignored: time namespaces, joining a pid, mount or user namespace by path, cgroups
+ * (any {@code linux.resources} other than the absent one or runc's default deny-all device rule,
+ * and {@code cgroupsPath}), seccomp, netDevices, AppArmor/SELinux labels, Intel RDT, memory
+ * policy, personality, scheduler, I/O priority, CPU affinity, idmapped mounts, shared rootfs
+ * propagation, config.json createContainer/startContainer hooks, and process.terminal without
+ * a console socket. A new pid and mount namespace are required: without them kill --all and the
  * mount steps would act on the host.
  */
 record LaunchPlan(
         long cloneFlags,
+        List<String> namespacePaths,
+        String uidMap,
+        String gidMap,
         boolean foreground,
         Path exitFile,
         String hostname,
@@ -49,18 +53,7 @@ record LaunchPlan(
         List<String> maskedPaths,
         List<String> readonlyPaths,
         boolean rootReadonly,
-        List<String> args,
-        List<String> env,
-        String cwd,
-        long uid,
-        long gid,
-        long umask,
-        List<Long> additionalGids,
-        List<PlanRlimit> rlimits,
-        CapabilitySets capabilities,
-        boolean noNewPrivileges,
-        String sessionKeyring,
-        Integer oomScoreAdj,
+        PlanProcess process,
         List<String> warnings) {
 
     static final long CLONE_NEWTIME = 0x80;
@@ -75,7 +68,14 @@ record LaunchPlan(
     /** The namespace types this backend creates, for features.md. */
     static final Map<String, Long> NAMESPACES = Map.of(
             "pid", CLONE_NEWPID, "mount", CLONE_NEWNS, "uts", CLONE_NEWUTS, "ipc", CLONE_NEWIPC,
-            "network", CLONE_NEWNET, "cgroup", CLONE_NEWCGROUP);
+            "network", CLONE_NEWNET, "cgroup", CLONE_NEWCGROUP, "user", CLONE_NEWUSER);
+
+    /**
+     * The types a container may join by path: capsa-init's stage 0 joins them before the clone. Not
+     * pid (kill --all and ps rely on a pid namespace of the container's own), mount (stage 0 keeps
+     * working with host paths) or user (not done yet).
+     */
+    static final Set<String> JOINABLE = Set.of("network", "ipc", "uts", "cgroup");
 
     private static final String NOT_YET = "not supported by the ns backend yet";
 
@@ -131,6 +131,44 @@ record LaunchPlan(
     record Files(Path fifo, Path exitFile) {
     }
 
+    /**
+     * The process part, the same for create and exec: what capsa-init applies after the
+     * namespaces and the rootfs, just before execve.
+     */
+    record PlanProcess(
+            List<String> args,
+            List<String> env,
+            String cwd,
+            long uid,
+            long gid,
+            long umask,
+            List<Long> additionalGids,
+            List<PlanRlimit> rlimits,
+            CapabilitySets capabilities,
+            boolean noNewPrivileges,
+            String sessionKeyring,
+            Integer oomScoreAdj,
+            Console console,
+            PreservedFds preservedFds) {
+    }
+
+    /** process.terminal: the socket that receives the pty master, and the size (0 0: the kernel's default). */
+    record Console(Path socket, long rows, long cols) {
+    }
+
+    /**
+     * Descriptors of process {@code pid} (the capsa JVM) that become the process's 3, 4, ... in
+     * this order: systemd's LISTEN_FDS first, then --preserve-fds.
+     */
+    record PreservedFds(long pid, List<Integer> fds) {
+        static final PreservedFds NONE = new PreservedFds(0, List.of());
+    }
+
+    /** The caller's side of --preserve-fds and socket activation, so that {@link #from} stays pure. */
+    record Caller(long pid, int listenFds) {
+        static final Caller NONE = new Caller(0, 0);
+    }
+
     // runc's default devices (libcontainer/specconv AllowedDevices minus the wildcard rules)
     private static final long S_IFCHR = 0020000;
     private static final long S_IFBLK = 0060000;
@@ -158,33 +196,28 @@ record LaunchPlan(
      * anything the ns backend cannot do yet.
      */
     static LaunchPlan from(String id, Spec spec, Path bundle, CreateOptions options, Files files, Host host) {
+        return from(id, spec, bundle, options, files, host, Caller.NONE);
+    }
+
+    static LaunchPlan from(String id, Spec spec, Path bundle, CreateOptions options, Files files, Host host,
+                           Caller caller) {
         ProcessSpec process = spec.process();
         if (process == null) {
             throw new InvalidSpecException("/process", "required to create a container");
         }
-        if (Boolean.TRUE.equals(process.terminal())) {
-            throw new InvalidSpecException("/process/terminal", "backend ns does not support process.terminal yet");
-        }
-        if (options.consoleSocket() != null) {
-            throw new InvalidSpecException("", "--console-socket: backend ns does not support process.terminal yet");
-        }
-        if (options.preserveFds() > 0) {
-            throw new InvalidSpecException("", "--preserve-fds: " + NOT_YET);
-        }
-        refuse(process.apparmorProfile(), "/process/apparmorProfile");
-        refuse(process.selinuxLabel(), "/process/selinuxLabel");
-        refuse(process.scheduler(), "/process/scheduler");
-        refuse(process.ioPriority(), "/process/ioPriority");
-        refuse(process.execCPUAffinity(), "/process/execCPUAffinity");
-        refuse(process.commandLine(), "/process/commandLine");
         checkHooks(spec.hooks());
 
         Linux linux = spec.linux() != null ? spec.linux()
                 : new Linux(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
                         null, null, null);
         checkLinux(linux);
-        long cloneFlags = cloneFlags(linux);
-        boolean uts = (cloneFlags & CLONE_NEWUTS) != 0;
+        List<String> namespacePaths = new ArrayList<>();
+        Set<String> types = new java.util.HashSet<>();
+        long cloneFlags = cloneFlags(linux, namespacePaths, types);
+        boolean userns = (cloneFlags & CLONE_NEWUSER) != 0;
+        String uidMap = idMap(linux.uidMappings(), "/linux/uidMappings", userns);
+        String gidMap = idMap(linux.gidMappings(), "/linux/gidMappings", userns);
+        boolean uts = types.contains("uts");
         if (spec.hostname() != null && !uts) {
             throw new InvalidSpecException("/hostname", "needs a new uts namespace in /linux/namespaces");
         }
@@ -226,6 +259,9 @@ record LaunchPlan(
             }
             if ("cgroup".equals(type) && host.unifiedCgroup()) {
                 type = "cgroup2"; // what runc mounts for "cgroup" on a cgroup v2 host
+            } else if ("cgroup".equals(type) && !o.bind() && userns) {
+                // the kernel refuses a cgroup v1 mount in a user namespace; runc binds the host's instead
+                throw new InvalidSpecException(at, "a cgroup v1 mount inside a user namespace is " + NOT_YET);
             } else if ("cgroup".equals(type) && !o.bind()) {
                 steps.addAll(cgroupV1(clean(m.destination()), o, host));
                 continue;
@@ -247,11 +283,16 @@ record LaunchPlan(
             // capsa-init reopens the exec fifo through /proc/self/fd after pivot_root, as runc does
             throw new InvalidSpecException("/mounts", "the ns backend needs a proc mount at /proc");
         }
+        List<PlanDevice> devices = new ArrayList<>();
         if (!devIsBind) {
-            steps.addAll(DEFAULT_DEVICES);
+            devices.addAll(DEFAULT_DEVICES);
         }
         for (int i = 0; i < list(linux.devices()).size(); i++) {
-            steps.add(device(linux.devices().get(i), "/linux/devices/" + i));
+            devices.add(device(linux.devices().get(i), "/linux/devices/" + i));
+        }
+        for (PlanDevice d : devices) {
+            // mknod is refused inside a user namespace: runc bind-mounts the host's node instead
+            steps.add(userns ? new PlanMount(d.path(), d.path(), "", MountOptions.MS_BIND, "", true, 0) : d);
         }
         if (!devIsBind) {
             steps.addAll(DEV_SYMLINKS);
@@ -259,34 +300,19 @@ record LaunchPlan(
 
         List<PlanSysctl> sysctls = new ArrayList<>();
         for (Map.Entry<String, String> e : map(linux.sysctl()).entrySet()) {
-            sysctls.add(sysctl(e.getKey(), e.getValue(), cloneFlags));
+            sysctls.add(sysctl(e.getKey(), e.getValue(), types));
         }
 
         List<String> warnings = new ArrayList<>();
-        String cwd = process.cwd() == null ? "/" : clean(process.cwd());
-        steps.add(new PlanMkdir(cwd)); // runc creates a missing cwd inside the rootfs
-        ProcessSpec.User user = process.user() == null ? new ProcessSpec.User(0, 0) : process.user();
-        List<PlanRlimit> rlimits = new ArrayList<>();
-        for (int i = 0; i < list(process.rlimits()).size(); i++) {
-            ProcessSpec.Rlimit r = process.rlimits().get(i);
-            int number = Rlimits.number(r.type());
-            if (number < 0) {
-                throw new InvalidSpecException("/process/rlimits/" + i + "/type", "unknown rlimit \"" + r.type() + "\"");
-            }
-            rlimits.add(new PlanRlimit(number, r.soft(), r.hard()));
-        }
-        // runc: without a capabilities object the process keeps the capabilities it has (all, as root)
-        CapabilitySets caps = process.capabilities() == null ? null
-                : new CapabilitySets(
-                        mask(process.capabilities().bounding(), "/process/capabilities/bounding", host, warnings),
-                        mask(process.capabilities().effective(), "/process/capabilities/effective", host, warnings),
-                        mask(process.capabilities().permitted(), "/process/capabilities/permitted", host, warnings),
-                        mask(process.capabilities().inheritable(), "/process/capabilities/inheritable", host,
-                                warnings),
-                        mask(process.capabilities().ambient(), "/process/capabilities/ambient", host, warnings));
+        PlanProcess planProcess = process(process, options.consoleSocket(), !options.foreground(),
+                options.preserveFds(), options.noNewKeyring() ? null : "_ses." + id, caller, host.lastCap(), warnings);
+        steps.add(new PlanMkdir(planProcess.cwd())); // runc creates a missing cwd inside the rootfs
 
         return new LaunchPlan(
                 cloneFlags,
+                List.copyOf(namespacePaths),
+                uidMap,
+                gidMap,
                 options.foreground(),
                 files.exitFile(),
                 spec.hostname(),
@@ -302,8 +328,89 @@ record LaunchPlan(
                 list(linux.maskedPaths()).stream().map(LaunchPlan::clean).toList(),
                 list(linux.readonlyPaths()).stream().map(LaunchPlan::clean).toList(),
                 spec.root().readonly() != null && spec.root().readonly(),
+                planProcess,
+                List.copyOf(warnings));
+    }
+
+    /**
+     * The process part of a plan, for create and for exec. {@code detached} is false when the
+     * caller waits in the foreground; runc refuses a console socket there, and a terminal without
+     * one would need capsa to relay the caller's terminal, which it cannot do yet.
+     */
+    static PlanProcess process(ProcessSpec process, Path consoleSocket, boolean detached, int preserveFds,
+                               String sessionKeyring, Caller caller, int lastCap, List<String> warnings) {
+        if (process.args() == null || process.args().isEmpty()) {
+            throw new InvalidSpecException("/process/args", "required: the command to run");
+        }
+        refuse(process.apparmorProfile(), "/process/apparmorProfile");
+        refuse(process.selinuxLabel(), "/process/selinuxLabel");
+        refuse(process.scheduler(), "/process/scheduler");
+        refuse(process.ioPriority(), "/process/ioPriority");
+        refuse(process.execCPUAffinity(), "/process/execCPUAffinity");
+        refuse(process.commandLine(), "/process/commandLine");
+        boolean terminal = Boolean.TRUE.equals(process.terminal());
+        Console console = null;
+        if (terminal && consoleSocket == null) {
+            throw new InvalidSpecException("/process/terminal", "process.terminal requires --console-socket"
+                    + " (capsa cannot relay the caller's terminal yet; run detached with a console socket)");
+        }
+        if (consoleSocket != null && !terminal) {
+            throw new InvalidSpecException("/process/terminal",
+                    "--console-socket needs process.terminal true (runc: cannot use console socket if it will not"
+                            + " allocate a tty)");
+        }
+        if (consoleSocket != null && !detached) {
+            throw new InvalidSpecException("", "--console-socket needs --detach (runc: cannot use console socket"
+                    + " if runc will not detach)");
+        }
+        if (terminal) {
+            ProcessSpec.ConsoleSize size = process.consoleSize();
+            long rows = size == null || size.height() == null ? 0 : size.height();
+            long cols = size == null || size.width() == null ? 0 : size.width();
+            if (rows > 0xffff || cols > 0xffff) {
+                throw new InvalidSpecException("/process/consoleSize", "height and width must fit in 16 bits");
+            }
+            console = new Console(consoleSocket, rows, cols);
+        }
+        if (preserveFds < 0) {
+            throw new InvalidSpecException("", "--preserve-fds must not be negative");
+        }
+        List<String> env = new ArrayList<>(list(process.env()));
+        List<Integer> fds = new ArrayList<>();
+        // runc: descriptors from socket activation come first, then --preserve-fds after them
+        for (int i = 0; i < caller.listenFds() + preserveFds; i++) {
+            fds.add(3 + i);
+        }
+        if (caller.listenFds() > 0) {
+            env.add("LISTEN_FDS=" + caller.listenFds());
+            env.add("LISTEN_PID=1");
+        }
+        if (!fds.isEmpty() && caller.pid() <= 0) {
+            throw new IllegalArgumentException("preserved descriptors need the caller's pid");
+        }
+        String cwd = process.cwd() == null ? "/" : clean(process.cwd());
+        ProcessSpec.User user = process.user() == null ? new ProcessSpec.User(0, 0) : process.user();
+        List<PlanRlimit> rlimits = new ArrayList<>();
+        for (int i = 0; i < list(process.rlimits()).size(); i++) {
+            ProcessSpec.Rlimit r = process.rlimits().get(i);
+            int number = Rlimits.number(r.type());
+            if (number < 0) {
+                throw new InvalidSpecException("/process/rlimits/" + i + "/type", "unknown rlimit \"" + r.type() + "\"");
+            }
+            rlimits.add(new PlanRlimit(number, r.soft(), r.hard()));
+        }
+        // runc: without a capabilities object the process keeps the capabilities it has (all, as root)
+        CapabilitySets caps = process.capabilities() == null ? null
+                : new CapabilitySets(
+                        mask(process.capabilities().bounding(), "/process/capabilities/bounding", lastCap, warnings),
+                        mask(process.capabilities().effective(), "/process/capabilities/effective", lastCap, warnings),
+                        mask(process.capabilities().permitted(), "/process/capabilities/permitted", lastCap, warnings),
+                        mask(process.capabilities().inheritable(), "/process/capabilities/inheritable", lastCap,
+                                warnings),
+                        mask(process.capabilities().ambient(), "/process/capabilities/ambient", lastCap, warnings));
+        return new PlanProcess(
                 process.args(),
-                list(process.env()),
+                List.copyOf(env),
                 cwd,
                 user.uid() == null ? 0 : user.uid(),
                 user.gid() == null ? 0 : user.gid(),
@@ -312,9 +419,32 @@ record LaunchPlan(
                 List.copyOf(rlimits),
                 caps,
                 Boolean.TRUE.equals(process.noNewPrivileges()),
-                options.noNewKeyring() ? null : "_ses." + id,
+                sessionKeyring,
                 process.oomScoreAdj(),
-                List.copyOf(warnings));
+                console,
+                fds.isEmpty() ? PreservedFds.NONE : new PreservedFds(caller.pid(), List.copyOf(fds)));
+    }
+
+    /** A uid_map or gid_map (user_namespaces(7)): one "inside outside count" line per mapping. */
+    private static String idMap(List<IdMapping> mappings, String at, boolean userns) {
+        if (list(mappings).isEmpty()) {
+            if (userns) {
+                throw new InvalidSpecException(at, "required with a new user namespace");
+            }
+            return null;
+        }
+        if (!userns) {
+            throw new InvalidSpecException(at, "needs a new user namespace in /linux/namespaces");
+        }
+        StringBuilder map = new StringBuilder();
+        for (int i = 0; i < mappings.size(); i++) {
+            IdMapping m = mappings.get(i);
+            if (m.containerID() == null || m.hostID() == null || m.size() == null || m.size() <= 0) {
+                throw new InvalidSpecException(at + "/" + i, "containerID, hostID and a positive size are required");
+            }
+            map.append(m.containerID()).append(' ').append(m.hostID()).append(' ').append(m.size()).append('\n');
+        }
+        return map.toString();
     }
 
     private static <T> List<T> list(List<T> list) {
@@ -344,12 +474,6 @@ record LaunchPlan(
     }
 
     private static void checkLinux(Linux linux) {
-        if (!list(linux.uidMappings()).isEmpty()) {
-            throw new InvalidSpecException("/linux/uidMappings", "user namespaces are " + NOT_YET);
-        }
-        if (!list(linux.gidMappings()).isEmpty()) {
-            throw new InvalidSpecException("/linux/gidMappings", "user namespaces are " + NOT_YET);
-        }
         checkResources(linux.resources());
         refuse(linux.cgroupsPath(), "/linux/cgroupsPath");
         if (!map(linux.netDevices()).isEmpty()) {
@@ -413,17 +537,29 @@ record LaunchPlan(
         }
     }
 
-    private static long cloneFlags(Linux linux) {
+    /** The clone flags of the new namespaces; {@code paths} gets those to join, {@code types} every type. */
+    private static long cloneFlags(Linux linux, List<String> paths, Set<String> types) {
         long flags = 0;
         for (int i = 0; i < list(linux.namespaces()).size(); i++) {
             Linux.Namespace ns = linux.namespaces().get(i);
             String at = "/linux/namespaces/" + i;
-            if (ns.path() != null && !ns.path().isEmpty()) {
-                throw new InvalidSpecException(at + "/path", "joining an existing namespace is " + NOT_YET);
-            }
             Long flag = NAMESPACES.get(ns.type());
             if (flag == null) {
                 throw new InvalidSpecException(at + "/type", "\"" + ns.type() + "\" namespaces are " + NOT_YET);
+            }
+            if (!types.add(ns.type())) {
+                throw new InvalidSpecException(at + "/type", "\"" + ns.type() + "\" is listed twice");
+            }
+            if (ns.path() != null && !ns.path().isEmpty()) {
+                if (!JOINABLE.contains(ns.type())) {
+                    throw new InvalidSpecException(at + "/path", "joining an existing " + ns.type()
+                            + " namespace is " + NOT_YET);
+                }
+                if (!ns.path().startsWith("/")) {
+                    throw new InvalidSpecException(at + "/path", "must be an absolute path");
+                }
+                paths.add(ns.path());
+                continue;
             }
             flags |= flag;
         }
@@ -512,18 +648,18 @@ record LaunchPlan(
                 d.minor() == null ? 0 : d.minor(), d.uid() == null ? 0 : d.uid(), d.gid() == null ? 0 : d.gid());
     }
 
-    private static PlanSysctl sysctl(String key, String value, long cloneFlags) {
+    private static PlanSysctl sysctl(String key, String value, Set<String> types) {
         String at = "/linux/sysctl/" + key.replace("~", "~0").replace("/", "~1");
         if (key.isEmpty() || key.contains("/") || key.contains("..") || key.startsWith(".")) {
             throw new InvalidSpecException(at, "not a sysctl name");
         }
         boolean allowed;
         if (key.startsWith("net.")) {
-            allowed = (cloneFlags & CLONE_NEWNET) != 0;
+            allowed = types.contains("network");
         } else if (IPC_SYSCTLS.contains(key) || key.startsWith("fs.mqueue.")) {
-            allowed = (cloneFlags & CLONE_NEWIPC) != 0;
+            allowed = types.contains("ipc");
         } else if (key.equals("kernel.hostname") || key.equals("kernel.domainname")) {
-            allowed = (cloneFlags & CLONE_NEWUTS) != 0;
+            allowed = types.contains("uts");
         } else {
             throw new InvalidSpecException(at, "sysctl \"" + key + "\" is not in any namespace the container has"
                     + " and would change the host");
@@ -534,7 +670,7 @@ record LaunchPlan(
         return new PlanSysctl(key.replace('.', '/'), value);
     }
 
-    private static long mask(List<String> names, String at, Host host, List<String> warnings) {
+    private static long mask(List<String> names, String at, int lastCap, List<String> warnings) {
         long mask = 0;
         for (int i = 0; names != null && i < names.size(); i++) {
             String name = names.get(i);
@@ -542,7 +678,7 @@ record LaunchPlan(
             if (number < 0) {
                 throw new InvalidSpecException(at + "/" + i, "unknown capability \"" + name + "\"");
             }
-            if (number > host.lastCap()) {
+            if (number > lastCap) {
                 // runc: a capability this kernel does not know is skipped with a warning
                 String warning = "capability " + name + " is not known to this kernel; skipped";
                 if (!warnings.contains(warning)) {
@@ -579,6 +715,15 @@ record LaunchPlan(
         Writer w = new Writer();
         w.record("version", "1");
         w.record("clone", Long.toString(cloneFlags));
+        for (String path : namespacePaths) {
+            w.record("setns", path);
+        }
+        if (uidMap != null) {
+            w.record("uidmap", uidMap);
+        }
+        if (gidMap != null) {
+            w.record("gidmap", gidMap);
+        }
         w.record("foreground", foreground ? "1" : "0");
         if (exitFile != null) {
             w.record("exitfile", exitFile.toString());
@@ -591,12 +736,6 @@ record LaunchPlan(
         }
         if (loopback) {
             w.record("loopback");
-        }
-        if (sessionKeyring != null) {
-            w.record("keyring", sessionKeyring);
-        }
-        if (oomScoreAdj != null) {
-            w.record("oomscoreadj", Integer.toString(oomScoreAdj));
         }
         w.record("propagation", Long.toString(propagation));
         w.record("rootfs", rootfs.toString());
@@ -629,31 +768,58 @@ record LaunchPlan(
         if (rootReadonly) {
             w.record("rootreadonly");
         }
-        for (String a : args) {
-            w.record("arg", a);
+        if (process.console() != null) {
+            w.record("consolemount"); // runc binds the pty slave on /dev/console for the init
         }
-        for (String e : env) {
-            w.record("env", e);
-        }
-        w.record("cwd", cwd);
-        w.record("user", Long.toString(uid), Long.toString(gid), Long.toString(umask));
-        w.record("groups", additionalGids.stream().map(String::valueOf).toArray(String[]::new));
-        for (PlanRlimit r : rlimits) {
-            w.record("rlimit", Integer.toString(r.resource()), r.soft().toString(), r.hard().toString());
-        }
-        if (capabilities != null) {
-            w.record("caps", Long.toUnsignedString(capabilities.bounding()),
-                    Long.toUnsignedString(capabilities.effective()), Long.toUnsignedString(capabilities.permitted()),
-                    Long.toUnsignedString(capabilities.inheritable()), Long.toUnsignedString(capabilities.ambient()));
-        }
-        if (noNewPrivileges) {
-            w.record("nonewprivs");
-        }
+        encodeProcess(w, process);
         w.record("end");
         return w.bytes();
     }
 
-    private static final class Writer {
+    /** The process records, shared by create and exec plans. */
+    static void encodeProcess(Writer w, PlanProcess p) {
+        if (p.sessionKeyring() != null) {
+            w.record("keyring", p.sessionKeyring());
+        }
+        if (p.oomScoreAdj() != null) {
+            w.record("oomscoreadj", Integer.toString(p.oomScoreAdj()));
+        }
+        if (p.console() != null) {
+            w.record("console", p.console().socket().toString());
+            if (p.console().rows() > 0 && p.console().cols() > 0) {
+                w.record("consolesize", Long.toString(p.console().rows()), Long.toString(p.console().cols()));
+            }
+        }
+        if (!p.preservedFds().fds().isEmpty()) {
+            List<String> fields = new ArrayList<>();
+            fields.add(Long.toString(p.preservedFds().pid()));
+            p.preservedFds().fds().forEach(fd -> fields.add(Integer.toString(fd)));
+            w.record("preservefds", fields.toArray(String[]::new));
+        }
+        for (String a : p.args()) {
+            w.record("arg", a);
+        }
+        for (String e : p.env()) {
+            w.record("env", e);
+        }
+        w.record("cwd", p.cwd());
+        w.record("user", Long.toString(p.uid()), Long.toString(p.gid()), Long.toString(p.umask()));
+        w.record("groups", p.additionalGids().stream().map(String::valueOf).toArray(String[]::new));
+        for (PlanRlimit r : p.rlimits()) {
+            w.record("rlimit", Integer.toString(r.resource()), r.soft().toString(), r.hard().toString());
+        }
+        CapabilitySets c = p.capabilities();
+        if (c != null) {
+            w.record("caps", Long.toUnsignedString(c.bounding()), Long.toUnsignedString(c.effective()),
+                    Long.toUnsignedString(c.permitted()), Long.toUnsignedString(c.inheritable()),
+                    Long.toUnsignedString(c.ambient()));
+        }
+        if (p.noNewPrivileges()) {
+            w.record("nonewprivs");
+        }
+    }
+
+    static final class Writer {
         private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
         void record(String tag, String... fields) {

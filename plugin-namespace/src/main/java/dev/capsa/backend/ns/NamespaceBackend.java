@@ -2,11 +2,14 @@ package dev.capsa.backend.ns;
 
 import dev.capsa.error.CapsaException;
 import dev.capsa.error.SyscallException;
+import dev.capsa.error.WrongStateException;
+import dev.capsa.os.ProcStat;
 import dev.capsa.os.Signals;
 import dev.capsa.spec.DefaultSpec;
 import dev.capsa.spi.Availability;
 import dev.capsa.spi.ContainerContext;
 import dev.capsa.spi.CreateOptions;
+import dev.capsa.spi.ExecOptions;
 import dev.capsa.spi.Features;
 import dev.capsa.spi.HookPhase;
 import dev.capsa.spi.RuntimeBackend;
@@ -15,6 +18,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
@@ -29,12 +33,16 @@ import org.slf4j.LoggerFactory;
  * and the static C helper capsa-init (src/main/c) carries it out: clone into the namespaces,
  * mounts, pivot_root, the process's credentials, the exec fifo, exec.
  *
- * <p>This slice creates pid, mount, uts, ipc, network (with lo up) and cgroup namespaces; mounts
- * the config.json mounts with their options, the default devices and /dev links; masked and
- * read-only paths, a read-only root, sysctls; the process's user, groups, umask, rlimits,
- * capabilities, no_new_privs, oom_score_adj and session keyring. Whatever it does not do yet is
- * refused by {@link LaunchPlan#from} with the field's JSON pointer (user namespaces, cgroups and
- * resources other than runc's default deny-all device rule, seccomp, terminals, ...).
+ * <p>This slice creates pid, mount, uts, ipc, network (with lo up), cgroup and user namespaces
+ * (with the uid and gid maps written from outside), or joins network, ipc, uts and cgroup
+ * namespaces by path; mounts the config.json mounts with their options, the default devices (bind
+ * mounts of the host's nodes inside a user namespace) and /dev links; masked and read-only paths,
+ * a read-only root, sysctls; the process's user, groups, umask, rlimits, capabilities,
+ * no_new_privs, oom_score_adj and session keyring; a terminal sent to --console-socket;
+ * --preserve-fds and systemd's LISTEN_FDS. {@code exec} joins the namespaces of the container's
+ * init and applies the same process part. Whatever it does not do yet is refused by
+ * {@link LaunchPlan#from} with the field's JSON pointer (cgroups and resources other than runc's
+ * default deny-all device rule, seccomp, ...).
  *
  * <p>Hooks: createRuntime (with prestart before it) runs while capsa-init waits after the
  * namespaces and mounts exist and before pivot_root, as config.md says. config.json's
@@ -51,6 +59,8 @@ public final class NamespaceBackend implements RuntimeBackend {
     static final String NAME = "ns";
     private static final Logger LOG = LoggerFactory.getLogger(NamespaceBackend.class);
     private static final String EXIT_FILE = "exit";
+    /** Stored at create: exec joins the container's session keyring unless create had --no-new-keyring. */
+    private static final String NO_NEW_KEYRING = "noNewKeyring";
     private static final Path PROC = Path.of("/proc");
     private static final long GONE_TIMEOUT_MS = 10_000;
 
@@ -79,7 +89,7 @@ public final class NamespaceBackend implements RuntimeBackend {
     @Override
     public Features features() {
         Features.Linux linux = new Features.Linux(
-                List.of("cgroup", "ipc", "mount", "network", "pid", "uts"),
+                List.of("cgroup", "ipc", "mount", "network", "pid", "user", "uts"),
                 Capabilities.known(lastCap()),
                 null,
                 new Features.Seccomp(false, null, null, null, null, null),
@@ -95,9 +105,12 @@ public final class NamespaceBackend implements RuntimeBackend {
         Path stateDir = ctx.stateDir();
         LaunchPlan plan = LaunchPlan.from(ctx.id(), ctx.spec(), ctx.bundle(), options,
                 new LaunchPlan.Files(ExecFifo.of(stateDir), options.foreground() ? stateDir.resolve(EXIT_FILE) : null),
-                host());
+                host(), caller());
         plan.warnings().forEach(w -> LOG.warn("container \"{}\": {}", ctx.id(), w));
-        try (InitChannel init = InitChannel.start(InitBinary.path(), socketPath(stateDir))) {
+        if (options.noNewKeyring()) {
+            ctx.putData(NO_NEW_KEYRING, "true");
+        }
+        try (InitChannel init = InitChannel.start(InitBinary.path(), socketPath(stateDir, "init"))) {
             init.send(plan.encode());
             for (InitChannel.Report r = init.next(); r != null; r = init.next()) {
                 switch (r.kind()) {
@@ -127,6 +140,58 @@ public final class NamespaceBackend implements RuntimeBackend {
         } catch (RuntimeException e) {
             MONITORS.remove(stateDir);
             throw e;
+        }
+    }
+
+    /**
+     * runc exec: a new process in the namespaces of the container's init. In the foreground it has
+     * the caller's stdio and its exit code is returned (128+n for signal n); detached, this returns
+     * once it runs. The pid file gets its pid in the host's pid namespace.
+     */
+    @Override
+    public int exec(ContainerContext ctx, ExecOptions options) {
+        String id = ctx.id();
+        long pid = ctx.pid().orElseThrow(() -> new WrongStateException("cannot exec in container \"" + id
+                + "\": it has no process"));
+        java.util.OptionalLong start = ProcStat.startTime(PROC, pid);
+        if (!ctx.processAlive() || start.isEmpty()) {
+            throw new WrongStateException("cannot exec in container \"" + id + "\": it is stopped");
+        }
+        String keyring = ctx.data(NO_NEW_KEYRING).isPresent() ? null : "_ses." + id;
+        ExecPlan plan = ExecPlan.of(options, pid, start.getAsLong(), keyring, caller(), lastCap());
+        plan.warnings().forEach(w -> LOG.warn("container \"{}\": exec: {}", id, w));
+        try (InitChannel init = InitChannel.start(InitBinary.path(), socketPath(ctx.stateDir(), "exec"))) {
+            init.send(plan.encode());
+            long execPid = -1;
+            // the process's copy of the control socket closes on execve: EOF after "pid" means it runs
+            for (InitChannel.Report r = init.next(); r != null; r = init.next()) {
+                switch (r.kind()) {
+                    case "pid" -> {
+                        execPid = Long.parseLong(r.rest().trim());
+                        if (options.pidFile() != null) {
+                            writePidFile(options.pidFile(), execPid);
+                        }
+                    }
+                    case "step" -> LOG.debug("container \"{}\": exec: {} done", id, r.rest());
+                    case "error" -> throw stepFailed(id, r.rest());
+                    default -> throw new CapsaException("container \"" + id + "\": capsa-init said \""
+                            + r.kind() + "\", which this plugin does not understand");
+                }
+            }
+            if (execPid < 0) {
+                throw new CapsaException("container \"" + id + "\": capsa-init ended before the exec'd process started"
+                        + exitNote(init.process()));
+            }
+            if (options.detach()) {
+                return 0;
+            }
+            long target = execPid;
+            try (SignalForwarder forwarder = new SignalForwarder(signal -> forwardTo(ctx, target, signal))) {
+                return init.process().waitFor();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CapsaException("interrupted while waiting for the exec'd process of \"" + id + "\"");
+            }
         }
     }
 
@@ -240,6 +305,45 @@ public final class NamespaceBackend implements RuntimeBackend {
 
     // ---- internals
 
+    /** Who runs capsa, for --preserve-fds; systemd socket activation counts only when meant for us (LISTEN_PID). */
+    private static LaunchPlan.Caller caller() {
+        long self = ProcessHandle.current().pid();
+        int listen = 0;
+        String fds = System.getenv("LISTEN_FDS");
+        if (fds != null && String.valueOf(self).equals(System.getenv("LISTEN_PID"))) {
+            try {
+                listen = Math.max(0, Integer.parseInt(fds.trim()));
+            } catch (NumberFormatException e) {
+                LOG.warn("LISTEN_FDS={} is not a number; no descriptors passed", fds);
+            }
+        }
+        return new LaunchPlan.Caller(self, listen);
+    }
+
+    private static void forwardTo(ContainerContext ctx, long pid, int signal) {
+        try {
+            ctx.os().kill(pid, signal);
+        } catch (RuntimeException e) {
+            LOG.debug("container \"{}\": forwarding signal {} to {}: {}", ctx.id(), signal, pid, e.getMessage());
+        }
+    }
+
+    /** The pid file: a temp file renamed over it, so a reader never sees half of it (as runc). */
+    private static void writePidFile(Path file, long pid) {
+        try {
+            Path dir = file.toAbsolutePath().getParent();
+            Path temp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+            try {
+                Files.writeString(temp, Long.toString(pid));
+                Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } finally {
+                Files.deleteIfExists(temp);
+            }
+        } catch (IOException e) {
+            throw new CapsaException("cannot write the pid file " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     private static void forward(ContainerContext ctx, long pid, int signal) {
         try {
             if (ctx.processAlive()) {
@@ -282,9 +386,12 @@ public final class NamespaceBackend implements RuntimeBackend {
         return "";
     }
 
-    /** The control socket: in the state dir unless that path is too long for sun_path (108 bytes). */
-    private static Path socketPath(Path stateDir) {
-        Path socket = stateDir.resolve("init.sock");
+    /**
+     * A control socket: in the state dir unless that path is too long for sun_path (108 bytes).
+     * Each exec gets its own name, since several may run at once.
+     */
+    private static Path socketPath(Path stateDir, String kind) {
+        Path socket = stateDir.resolve(kind.equals("init") ? "init.sock" : kind + "-" + System.nanoTime() + ".sock");
         if (socket.toString().getBytes(StandardCharsets.UTF_8).length < 100) {
             return socket;
         }

@@ -83,16 +83,16 @@ class LaunchPlanTest {
         assertTrue(plan.rootfsSteps().contains(new PlanSymlink("pts/ptmx", "/dev/ptmx")));
         assertEquals(new PlanMkdir("/"), plan.rootfsSteps().get(plan.rootfsSteps().size() - 1));
 
-        assertEquals(List.of("sh"), plan.args());
-        assertEquals("/", plan.cwd());
-        assertEquals(0, plan.uid());
-        assertEquals(-1, plan.umask());
+        assertEquals(List.of("sh"), plan.process().args());
+        assertEquals("/", plan.process().cwd());
+        assertEquals(0, plan.process().uid());
+        assertEquals(-1, plan.process().umask());
         long caps = 1L << 29 | 1L << 5 | 1L << 10; // AUDIT_WRITE, KILL, NET_BIND_SERVICE
-        assertEquals(new LaunchPlan.CapabilitySets(caps, caps, caps, 0, 0), plan.capabilities());
+        assertEquals(new LaunchPlan.CapabilitySets(caps, caps, caps, 0, 0), plan.process().capabilities());
         assertEquals(List.of(new LaunchPlan.PlanRlimit(7, java.math.BigInteger.valueOf(1024),
-                java.math.BigInteger.valueOf(1024))), plan.rlimits());
-        assertTrue(plan.noNewPrivileges());
-        assertEquals("_ses.c1", plan.sessionKeyring());
+                java.math.BigInteger.valueOf(1024))), plan.process().rlimits());
+        assertTrue(plan.process().noNewPrivileges());
+        assertEquals("_ses.c1", plan.process().sessionKeyring());
         assertTrue(plan.maskedPaths().contains("/proc/kcore"));
         assertTrue(plan.readonlyPaths().contains("/proc/sys"));
         assertTrue(plan.warnings().isEmpty());
@@ -104,20 +104,20 @@ class LaunchPlanTest {
                 new CreateOptions(null, true, true, 0, true), FILES, V2);
         assertTrue(plan.foreground());
         assertFalse(plan.pivot());
-        assertNull(plan.sessionKeyring());
+        assertNull(plan.process().sessionKeyring());
         assertEquals(FILES.exitFile(), plan.exitFile());
     }
 
     @Test
     void noCapabilitiesObjectKeepsTheProcessCapabilities() {
-        assertNull(plan(spec(j -> ((ObjectNode) j.get("process")).remove("capabilities"))).capabilities());
+        assertNull(plan(spec(j -> ((ObjectNode) j.get("process")).remove("capabilities"))).process().capabilities());
     }
 
     @Test
     void capabilitiesThisKernelLacksAreSkippedWithAWarning() {
         LaunchPlan plan = LaunchPlan.from("c1", spec(j -> { }), BUNDLE, CreateOptions.defaults(), FILES,
                 new LaunchPlan.Host(true, 9));
-        assertEquals(1L << 5, plan.capabilities().bounding());
+        assertEquals(1L << 5, plan.process().capabilities().bounding());
         assertEquals(2, plan.warnings().size(), plan.warnings().toString());
     }
 
@@ -224,7 +224,7 @@ class LaunchPlanTest {
                 .addObject().put("allow", true).put("access", "rwm")).pointer());
         assertEquals("/linux/cgroupsPath", refused(j -> linux(j).put("cgroupsPath", "/capsa/c1")).pointer());
         assertEquals("/linux/namespaces/5/type", refused(j -> ((ArrayNode) linux(j).get("namespaces"))
-                .addObject().put("type", "user")).pointer());
+                .addObject().put("type", "time")).pointer());
         assertEquals("/linux/namespaces/0/path", refused(j -> ((ObjectNode) linux(j).at("/namespaces/0"))
                 .put("path", "/proc/1/ns/pid")).pointer());
         assertEquals("/linux/rootfsPropagation", refused(j -> linux(j).put("rootfsPropagation", "rshared"))
@@ -235,7 +235,8 @@ class LaunchPlanTest {
                 .put("apparmorProfile", "docker-default")).pointer());
         assertEquals("/mounts", refused(j -> ((ArrayNode) j.get("mounts")).remove(0)).pointer());
         InvalidSpecException terminal = refused(j -> ((ObjectNode) j.get("process")).put("terminal", true));
-        assertEquals("/process/terminal: backend ns does not support process.terminal yet", terminal.getMessage());
+        assertTrue(terminal.getMessage().startsWith("/process/terminal: process.terminal requires --console-socket"),
+                terminal.getMessage());
         assertEquals("/linux/seccomp: not supported by the ns backend yet", refused(j -> linux(j).putObject("seccomp")
                 .put("defaultAction", "SCMP_ACT_ALLOW")).getMessage());
     }
@@ -252,12 +253,94 @@ class LaunchPlanTest {
     }
 
     @Test
-    void preserveFdsAndConsoleSocketAreRefused() {
-        assertThrows(InvalidSpecException.class, () -> LaunchPlan.from("c1", spec(j -> { }), BUNDLE,
-                new CreateOptions(null, false, false, 2, false), FILES, V2));
+    void preservedFdsComeAfterListenFdsWhichGetTheirEnvironment() {
+        LaunchPlan plan = LaunchPlan.from("c1", spec(j -> { }), BUNDLE, new CreateOptions(null, false, false, 2, false),
+                FILES, V2, new LaunchPlan.Caller(4242, 1));
+        assertEquals(new LaunchPlan.PreservedFds(4242, List.of(3, 4, 5)), plan.process().preservedFds());
+        assertTrue(plan.process().env().containsAll(List.of("LISTEN_FDS=1", "LISTEN_PID=1")), plan.process().env()
+                .toString());
+        String text = new String(plan.encode(), StandardCharsets.UTF_8);
+        assertTrue(text.contains("preservefds 4\n4:4242\n1:3\n1:4\n1:5\n"), text);
+        assertEquals(LaunchPlan.PreservedFds.NONE, plan(spec(j -> { })).process().preservedFds());
+    }
+
+    @Test
+    void aTerminalNeedsAConsoleSocketAndADetachedProcess() {
+        Spec tty = spec(j -> ((ObjectNode) j.get("process")).put("terminal", true).putObject("consoleSize")
+                .put("height", 30).put("width", 100));
+        Path socket = Path.of("/tmp/console.sock");
+        LaunchPlan plan = LaunchPlan.from("c1", tty, BUNDLE, new CreateOptions(socket, false, false, 0, false), FILES,
+                V2);
+        assertEquals(new LaunchPlan.Console(socket, 30, 100), plan.process().console());
+        String text = new String(plan.encode(), StandardCharsets.UTF_8);
+        assertTrue(text.contains("consolemount 0\n") && text.contains("console 1\n17:/tmp/console.sock\n")
+                && text.contains("consolesize 2\n2:30\n3:100\n"), text);
         assertTrue(assertThrows(InvalidSpecException.class, () -> LaunchPlan.from("c1", spec(j -> { }), BUNDLE,
-                new CreateOptions(Path.of("/tmp/console.sock"), false, false, 0, false), FILES, V2))
-                .getMessage().contains("does not support process.terminal"));
+                new CreateOptions(socket, false, false, 0, false), FILES, V2)).getMessage()
+                .contains("--console-socket needs process.terminal"));
+        assertTrue(assertThrows(InvalidSpecException.class, () -> LaunchPlan.from("c1", tty, BUNDLE,
+                new CreateOptions(socket, false, false, 0, true), FILES, V2)).getMessage()
+                .contains("--console-socket needs --detach"));
+        assertEquals("/process/terminal", assertThrows(InvalidSpecException.class, () -> plan(tty)).pointer());
+    }
+
+    @Test
+    void aUserNamespaceGetsItsMapsAndBindsDevicesInsteadOfMknod() {
+        LaunchPlan plan = plan(spec(j -> {
+            ((ArrayNode) linux(j).get("namespaces")).addObject().put("type", "user");
+            linux(j).putArray("uidMappings").addObject().put("containerID", 0).put("hostID", 100000)
+                    .put("size", 65536);
+            linux(j).putArray("gidMappings").addObject().put("containerID", 0).put("hostID", 200000)
+                    .put("size", 1000);
+        }));
+        assertTrue((plan.cloneFlags() & LaunchPlan.CLONE_NEWUSER) != 0);
+        assertEquals("0 100000 65536\n", plan.uidMap());
+        assertEquals("0 200000 1000\n", plan.gidMap());
+        assertFalse(plan.rootfsSteps().stream().anyMatch(s -> s instanceof PlanDevice), plan.rootfsSteps().toString());
+        assertTrue(plan.rootfsSteps().contains(new PlanMount("/dev/null", "/dev/null", "", MountOptions.MS_BIND, "",
+                true, 0)));
+        String text = new String(plan.encode(), StandardCharsets.UTF_8);
+        assertTrue(text.contains("uidmap 1\n15:0 100000 65536\n"), text);
+
+        InvalidSpecException v1 = assertThrows(InvalidSpecException.class, () -> LaunchPlan.from("c1", spec(j -> {
+            ((ArrayNode) linux(j).get("namespaces")).addObject().put("type", "user");
+            linux(j).putArray("uidMappings").addObject().put("containerID", 0).put("hostID", 1).put("size", 1);
+            linux(j).putArray("gidMappings").addObject().put("containerID", 0).put("hostID", 1).put("size", 1);
+            ((ArrayNode) j.get("mounts")).addObject().put("destination", "/sys/fs/cgroup").put("type", "cgroup")
+                    .put("source", "cgroup");
+        }), BUNDLE, CreateOptions.defaults(), FILES, new LaunchPlan.Host(false, 40)));
+        assertTrue(v1.getMessage().contains("a cgroup v1 mount inside a user namespace"), v1.getMessage());
+        assertEquals("/linux/uidMappings", refused(j -> ((ArrayNode) linux(j).get("namespaces")).addObject()
+                .put("type", "user")).pointer());
+        assertEquals("/linux/uidMappings", refused(j -> linux(j).putArray("uidMappings").addObject()
+                .put("containerID", 0).put("hostID", 1).put("size", 1)).pointer());
+    }
+
+    @Test
+    void networkIpcUtsAndCgroupNamespacesAreJoinedByPath() {
+        LaunchPlan plan = plan(spec(j -> {
+            ((ObjectNode) linux(j).at("/namespaces/1")).put("path", "/var/run/netns/n1"); // network
+            linux(j).putObject("sysctl").put("net.ipv4.ip_forward", "1");
+        }));
+        assertEquals(List.of("/var/run/netns/n1"), plan.namespacePaths());
+        assertEquals(0, plan.cloneFlags() & LaunchPlan.CLONE_NEWNET);
+        assertFalse(plan.loopback(), "lo of a joined namespace is not ours to bring up");
+        assertTrue(new String(plan.encode(), StandardCharsets.UTF_8).contains("setns 1\n17:/var/run/netns/n1\n"));
+        assertEquals("/linux/namespaces/4/path", refused(j -> ((ObjectNode) linux(j).at("/namespaces/4"))
+                .put("path", "/proc/1/ns/mnt")).pointer()); // mount
+    }
+
+    @Test
+    void execPlanJoinsTheInitAndCarriesTheSameProcessRecords() {
+        dev.capsa.spec.ProcessSpec process = spec(j -> ((ObjectNode) j.get("process")).putArray("args").add("sh"))
+                .process();
+        ExecPlan exec = ExecPlan.of(new dev.capsa.spi.ExecOptions(process, false, null, null, 0), 77, 1234,
+                "_ses.c1", LaunchPlan.Caller.NONE, 40);
+        assertTrue(exec.foreground());
+        String text = new String(exec.encode(), StandardCharsets.UTF_8);
+        assertTrue(text.startsWith("version 1\n1:1\njoin 2\n2:77\n4:1234\nforeground 1\n1:1\n"), text);
+        assertTrue(text.contains("keyring 1\n7:_ses.c1\n") && text.contains("arg 1\n2:sh\n"), text);
+        assertFalse(text.contains("rootfs") || text.contains("fifo"), text);
     }
 
     @Test

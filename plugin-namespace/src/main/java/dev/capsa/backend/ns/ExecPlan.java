@@ -1,0 +1,40 @@
+package dev.capsa.backend.ns;
+
+import dev.capsa.spi.ExecOptions;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What capsa-init does for {@code capsa exec}: join every namespace of the container's init
+ * (identified by pid and start time, so a reused pid is refused), fork into the pid namespace, and
+ * apply the same {@link LaunchPlan.PlanProcess} a create applies, with the same records.
+ *
+ * @param initPid       the container's init, in the host's pid namespace
+ * @param initStartTime its start time in ticks (/proc/PID/stat field 22)
+ * @param foreground    capsa-init stays to wait for the process and exits with its status
+ */
+record ExecPlan(long initPid, long initStartTime, boolean foreground, LaunchPlan.PlanProcess process,
+                List<String> warnings) {
+
+    /**
+     * The plan for {@code options}. {@code sessionKeyring} is the container's ("_ses.ID", as runc
+     * joins it for exec too) or null when it was created with --no-new-keyring.
+     */
+    static ExecPlan of(ExecOptions options, long initPid, long initStartTime, String sessionKeyring,
+                       LaunchPlan.Caller caller, int lastCap) {
+        List<String> warnings = new ArrayList<>();
+        LaunchPlan.PlanProcess process = LaunchPlan.process(options.process(), options.consoleSocket(),
+                options.detach(), options.preserveFds(), sessionKeyring, caller, lastCap, warnings);
+        return new ExecPlan(initPid, initStartTime, !options.detach(), process, List.copyOf(warnings));
+    }
+
+    byte[] encode() {
+        LaunchPlan.Writer w = new LaunchPlan.Writer();
+        w.record("version", "1");
+        w.record("join", Long.toString(initPid), Long.toString(initStartTime));
+        w.record("foreground", foreground ? "1" : "0");
+        LaunchPlan.encodeProcess(w, process);
+        w.record("end");
+        return w.bytes();
+    }
+}
