@@ -1,6 +1,7 @@
 package dev.capsa.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -137,7 +138,7 @@ class CliTest {
     }
 
     @Test
-    void versionNamesCapsaTheSpecAndTheBackends() {
+    void versionNamesCapsaTheSpecAndTheBackends() throws Exception {
         Path plugins = builtPlugins();
         Result r = capsa("--plugins", plugins.toString(), "--version");
         assertEquals(0, r.code(), r.err());
@@ -147,7 +148,13 @@ class CliTest {
         assertTrue(r.out().contains("backend vm: "), r.out());
         // the second call answers from the per-boot probe cache in the state root
         assertTrue(Files.exists(tmp.resolve("root").resolve(VersionReport.CACHE)));
-        assertEquals(r.out(), capsa("--plugins", plugins.toString(), "--version").out());
+        Result warm = capsa("--debug", "--plugins", plugins.toString(), "--version");
+        assertEquals(r.out(), warm.out());
+        // a warm --version reads manifests and the cache: pf4j loads no plugin
+        assertFalse(warm.err().contains("Loading plugin"), warm.err());
+        Files.delete(tmp.resolve("root").resolve(VersionReport.CACHE));
+        Result cold = capsa("--debug", "--plugins", plugins.toString(), "--version");
+        assertTrue(cold.err().contains("Loading plugin"), "the first call probes: " + cold.err());
     }
 
     @Test
