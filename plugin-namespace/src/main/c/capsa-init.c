@@ -52,6 +52,13 @@
  *   preservefds [pid, fd...]         stage 0 copies these descriptors of process pid (the capsa JVM)
  *                                    with pidfd_getfd; they become 3, 4, ... of the process
  *   join [pid, starttime]            exec mode: join the namespaces of this process
+ *   cgroupjoin [procs file...]       stage 0 writes its own pid to each cgroup.procs (v1: one per
+ *                                    hierarchy; v2: one) before any setns or clone, so the init
+ *                                    (or exec'd process) inherits the container's cgroup and a new
+ *                                    cgroup namespace is rooted there (as runc joins before nsexec)
+ *   cgroupleave [procs file...]      after the clone (or the exec fork), a stage 0 that stays as
+ *                                    monitor moves itself back to these cgroups (capsa's own), so
+ *                                    it does not count against the container's pids or memory
  *   end []
  *
  * Reports (capsa-init -> Java), one line each:
@@ -188,6 +195,9 @@ struct plan {
     /* existing namespaces stage 0 joins before the clone */
     char *nspath[16];
     int nnspaths;
+    /* cgroup.procs files stage 0 joins before the clone, and leaves for after it */
+    char *cgroup_join[32], *cgroup_leave[32];
+    int ncgroup_join, ncgroup_leave;
 };
 
 static struct plan plan;
@@ -566,6 +576,15 @@ static int read_plan(void) {
                 return fail("plan", E2BIG, "too many setns records");
             }
             plan.nspath[plan.nnspaths++] = f[0];
+        } else if (!strcmp(tag, "cgroupjoin") || !strcmp(tag, "cgroupleave")) {
+            int leave = !strcmp(tag, "cgroupleave");
+            if (nf > 32) {
+                return fail("plan", E2BIG, "record %s: too many cgroup files", tag);
+            }
+            for (int i = 0; i < nf; i++) {
+                (leave ? plan.cgroup_leave : plan.cgroup_join)[i] = f[i];
+            }
+            *(leave ? &plan.ncgroup_leave : &plan.ncgroup_join) = nf;
         } else if (!strcmp(tag, "end")) {
             break;
         } else {
@@ -1561,6 +1580,54 @@ static int exec_child(void) {
 
 /* ---- stage 0 */
 
+/* cgroup.procs files opened by stage 0 before any setns: exec joins the container's mount namespace */
+static int cgroup_leave_fds[32];
+
+static int open_cgroup_files(char *const *files, int n, int *fds, const char *step) {
+    for (int i = 0; i < n; i++) {
+        fds[i] = open(files[i], O_WRONLY | O_CLOEXEC);
+        if (fds[i] < 0) {
+            return fail(step, errno, "%s", files[i]);
+        }
+    }
+    return 0;
+}
+
+/*
+ * Moves stage 0 (single-threaded: cgroup.procs moves the whole process) into each cgroup by
+ * writing its pid to the cgroup.procs files opened earlier, and closes them. Its children
+ * inherit the cgroups, and a cgroup namespace made afterwards is rooted in them.
+ */
+static int move_to_cgroups(char *const *files, int *fds, int n, const char *step) {
+    char pid[24];
+    int len = snprintf(pid, sizeof pid, "%d", (int)getpid());
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        ssize_t w = rc < 0 ? len : write(fds[i], pid, len);
+        int err = errno;
+        close(fds[i]);
+        if (w != len) {
+            rc = fail(step, w < 0 ? err : EIO, "writing %s to %s", pid, files[i]);
+        }
+    }
+    if (rc == 0 && n > 0) {
+        step_ok(step);
+    }
+    return rc;
+}
+
+static int join_cgroups(void) {
+    int fds[32];
+    if (open_cgroup_files(plan.cgroup_join, plan.ncgroup_join, fds, "cgroupjoin") < 0) {
+        return -1;
+    }
+    return move_to_cgroups(plan.cgroup_join, fds, plan.ncgroup_join, "cgroupjoin");
+}
+
+static int leave_cgroups(void) {
+    return move_to_cgroups(plan.cgroup_leave, cgroup_leave_fds, plan.ncgroup_leave, "cgroupleave");
+}
+
 static int connect_control(const char *path) {
     int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0) {
@@ -1690,7 +1757,7 @@ static int exec_main(void) {
         fail("open", errno, "/dev/null");
         return 1;
     }
-    if (join_namespaces() < 0) {
+    if (join_cgroups() < 0 || join_namespaces() < 0) {
         return 1;
     }
     pid_t pid = fork();
@@ -1703,6 +1770,11 @@ static int exec_main(void) {
         _exit(exec_child());
     }
     send_line("pid %d", (int)pid);
+    if (leave_cgroups() < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return 1;
+    }
     close(control);
     control = -1;
     if (console_socket >= 0) {
@@ -1761,7 +1833,8 @@ int main(int argc, char **argv) {
         close(control);
         control = moved;
     }
-    if (take_preserved_fds() < 0 || connect_console() < 0) {
+    if (take_preserved_fds() < 0 || connect_console() < 0
+        || open_cgroup_files(plan.cgroup_leave, plan.ncgroup_leave, cgroup_leave_fds, "cgroupleave") < 0) {
         return 1;
     }
     if (plan.join) {
@@ -1775,7 +1848,7 @@ int main(int argc, char **argv) {
         fail("prctl", errno, "PR_SET_CHILD_SUBREAPER");
         return 1;
     }
-    if (join_paths() < 0) {
+    if (join_cgroups() < 0 || join_paths() < 0) {
         return 1;
     }
     int sync[2];
@@ -1794,6 +1867,11 @@ int main(int argc, char **argv) {
     }
     close(sync[0]);
     send_line("pid %d", (int)pid);
+    if (leave_cgroups() < 0) {
+        close(sync[1]); /* the init reads EOF and exits */
+        waitpid(pid, NULL, 0);
+        return 1;
+    }
     if (plan.clone_flags & CLONE_NEWUSER) {
         /* the init waits on the sync pipe until its maps exist; on failure it reads EOF and exits */
         if ((plan.uidmap && write_map(pid, "uid_map", plan.uidmap) < 0)

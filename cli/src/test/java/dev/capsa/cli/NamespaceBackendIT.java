@@ -41,6 +41,8 @@ class NamespaceBackendIT {
 
     private Path root;
     private Path bundle;
+    private final String cgroupPrefix = "capsa-it-"
+            + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE) + "-";
     private final List<String> ids = new ArrayList<>();
 
     @BeforeEach
@@ -77,10 +79,28 @@ class NamespaceBackendIT {
         }
         String mounts = Files.readString(Path.of("/proc/self/mountinfo"));
         assertFalse(mounts.contains(tmp.toString()), "a mount under " + tmp + " is left on the host:\n" + mounts);
+        for (String line : mounts.lines().toList()) {
+            String[] halves = line.split(" - ", 2);
+            Path point = Path.of(halves[0].split(" ")[4]);
+            if (halves.length == 2 && halves[1].startsWith("cgroup") && point.startsWith("/sys/fs/cgroup")) {
+                try (Stream<Path> left = Files.list(point)) {
+                    assertEquals(List.of(), left.filter(p -> p.getFileName().toString().startsWith(cgroupPrefix))
+                            .toList(), "cgroups left in " + point);
+                }
+            }
+        }
     }
 
-    private String id(String name) {
+    /**
+     * A container id for this test; its cgroup is /capsa-it-RANDOM-ID (set in config.json here),
+     * so that no test touches a cgroup it did not make, and two containers never share one.
+     */
+    private String id(String name) throws IOException {
         ids.add(name);
+        Path file = bundle.resolve("config.json");
+        ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
+        ((ObjectNode) json.get("linux")).put("cgroupsPath", "/" + cgroupPrefix + name);
+        Files.writeString(file, Json.mapper().writeValueAsString(json));
         return name;
     }
 

@@ -12,25 +12,29 @@ import java.util.List;
  * @param initPid       the container's init, in the host's pid namespace
  * @param initStartTime its start time in ticks (/proc/PID/stat field 22)
  * @param foreground    capsa-init stays to wait for the process and exits with its status
+ * @param cgroup        the container's cgroup.procs files, joined before the namespaces (so the
+ *                      process is forked into the container's cgroup), and capsa's own, which a
+ *                      foreground capsa-init goes back to after the fork
  */
 record ExecPlan(long initPid, long initStartTime, boolean foreground, LaunchPlan.PlanProcess process,
-                List<String> warnings) {
+                LaunchPlan.PlanCgroup cgroup, List<String> warnings) {
 
     /**
      * The plan for {@code options}. {@code sessionKeyring} is the container's ("_ses.ID", as runc
      * joins it for exec too) or null when it was created with --no-new-keyring.
      */
     static ExecPlan of(ExecOptions options, long initPid, long initStartTime, String sessionKeyring,
-                       LaunchPlan.Caller caller, int lastCap) {
+                       LaunchPlan.Caller caller, int lastCap, LaunchPlan.PlanCgroup cgroup) {
         List<String> warnings = new ArrayList<>();
         LaunchPlan.PlanProcess process = LaunchPlan.process(options.process(), options.consoleSocket(),
                 options.detach(), options.preserveFds(), sessionKeyring, caller, lastCap, warnings);
-        return new ExecPlan(initPid, initStartTime, !options.detach(), process, List.copyOf(warnings));
+        return new ExecPlan(initPid, initStartTime, !options.detach(), process, cgroup, List.copyOf(warnings));
     }
 
     byte[] encode() {
         LaunchPlan.Writer w = new LaunchPlan.Writer();
         w.record("version", "1");
+        cgroup.encode(w);
         w.record("join", Long.toString(initPid), Long.toString(initStartTime));
         w.record("foreground", foreground ? "1" : "0");
         LaunchPlan.encodeProcess(w, process);

@@ -6,7 +6,6 @@ import dev.capsa.spec.IdMapping;
 import dev.capsa.spec.Linux;
 import dev.capsa.spec.Mount;
 import dev.capsa.spec.ProcessSpec;
-import dev.capsa.spec.Resources;
 import dev.capsa.spec.Spec;
 import dev.capsa.spi.CreateOptions;
 import java.io.ByteArrayOutputStream;
@@ -25,13 +24,14 @@ import java.util.Set;
  * format documented at the top of {@code src/main/c/capsa-init.c}.
  *
  * <p>What this slice of the ns backend does not do is refused here with the JSON pointer of the
- * field, never ignored: time namespaces, joining a pid, mount or user namespace by path, cgroups
- * (any {@code linux.resources} other than the absent one or runc's default deny-all device rule,
- * and {@code cgroupsPath}), seccomp, netDevices, AppArmor/SELinux labels, Intel RDT, memory
+ * field, never ignored: time namespaces, joining a pid, mount or user namespace by path, seccomp,
+ * netDevices, AppArmor/SELinux labels, Intel RDT, memory
  * policy, personality, scheduler, I/O priority, CPU affinity, idmapped mounts, shared rootfs
  * propagation, config.json createContainer/startContainer hooks, and process.terminal without
  * a console socket. A new pid and mount namespace are required: without them kill --all and the
- * mount steps would act on the host.
+ * mount steps would act on the host. {@code linux.resources} and {@code cgroupsPath} are the
+ * cgroup package's to check ({@link ContainerCgroup}); the plan only carries the cgroup.procs
+ * files to join ({@link PlanCgroup}).
  */
 record LaunchPlan(
         long cloneFlags,
@@ -54,6 +54,7 @@ record LaunchPlan(
         List<String> readonlyPaths,
         boolean rootReadonly,
         PlanProcess process,
+        PlanCgroup cgroup,
         List<String> warnings) {
 
     static final long CLONE_NEWTIME = 0x80;
@@ -124,6 +125,29 @@ record LaunchPlan(
     record Host(boolean unifiedCgroup, int lastCap, List<CgroupHierarchy> cgroupV1, Map<String, String> cgroupLinks) {
         Host(boolean unifiedCgroup, int lastCap) {
             this(unifiedCgroup, lastCap, List.of(), Map.of());
+        }
+    }
+
+    /**
+     * The cgroup.procs files stage 0 writes its pid to before any setns or clone ({@code join}:
+     * the container's, in every hierarchy), and after the clone when it stays as a monitor
+     * ({@code leave}: capsa's own), as runc joins the cgroup before nsexec makes the cgroup namespace.
+     */
+    record PlanCgroup(List<Path> join, List<Path> leave) {
+        static final PlanCgroup NONE = new PlanCgroup(List.of(), List.of());
+
+        PlanCgroup {
+            join = List.copyOf(join);
+            leave = List.copyOf(leave);
+        }
+
+        void encode(Writer w) {
+            if (!join.isEmpty()) {
+                w.record("cgroupjoin", join.stream().map(Path::toString).toArray(String[]::new));
+            }
+            if (!leave.isEmpty()) {
+                w.record("cgroupleave", leave.stream().map(Path::toString).toArray(String[]::new));
+            }
         }
     }
 
@@ -329,7 +353,15 @@ record LaunchPlan(
                 list(linux.readonlyPaths()).stream().map(LaunchPlan::clean).toList(),
                 spec.root().readonly() != null && spec.root().readonly(),
                 planProcess,
+                PlanCgroup.NONE,
                 List.copyOf(warnings));
+    }
+
+    /** This plan with the container's cgroup to join (and, for a monitor, capsa's own to go back to). */
+    LaunchPlan withCgroup(PlanCgroup c) {
+        return new LaunchPlan(cloneFlags, namespacePaths, uidMap, gidMap, foreground, exitFile, hostname, domainname,
+                loopback, propagation, rootPropagation, rootfs, rootfsSteps, fifo, pivot, sysctls, maskedPaths,
+                readonlyPaths, rootReadonly, process, c, warnings);
     }
 
     /**
@@ -474,8 +506,6 @@ record LaunchPlan(
     }
 
     private static void checkLinux(Linux linux) {
-        checkResources(linux.resources());
-        refuse(linux.cgroupsPath(), "/linux/cgroupsPath");
         if (!map(linux.netDevices()).isEmpty()) {
             throw new InvalidSpecException("/linux/netDevices", NOT_YET);
         }
@@ -486,54 +516,6 @@ record LaunchPlan(
         refuse(linux.personality(), "/linux/personality");
         if (!map(linux.timeOffsets()).isEmpty()) {
             throw new InvalidSpecException("/linux/timeOffsets", NOT_YET);
-        }
-    }
-
-    /**
-     * Without cgroups the only resources accepted are none at all, or exactly the default of
-     * {@code runc spec} and {@code capsa spec}: one rule denying every device, which the device
-     * nodes the container gets already satisfy (it has only those the plan creates).
-     */
-    private static void checkResources(Resources r) {
-        if (r == null) {
-            return;
-        }
-        String at = "/linux/resources";
-        String why = "cgroups are " + NOT_YET + " (only runc's default deny-all device rule is accepted)";
-        if (r.memory() != null) {
-            throw new InvalidSpecException(at + "/memory", why);
-        }
-        if (r.cpu() != null) {
-            throw new InvalidSpecException(at + "/cpu", why);
-        }
-        if (r.pids() != null) {
-            throw new InvalidSpecException(at + "/pids", why);
-        }
-        if (r.blockIO() != null) {
-            throw new InvalidSpecException(at + "/blockIO", why);
-        }
-        if (!list(r.hugepageLimits()).isEmpty()) {
-            throw new InvalidSpecException(at + "/hugepageLimits", why);
-        }
-        if (r.network() != null) {
-            throw new InvalidSpecException(at + "/network", why);
-        }
-        if (!map(r.rdma()).isEmpty()) {
-            throw new InvalidSpecException(at + "/rdma", why);
-        }
-        if (!map(r.unified()).isEmpty()) {
-            throw new InvalidSpecException(at + "/unified", why);
-        }
-        if (!r.extra().isEmpty()) {
-            throw new InvalidSpecException(at + "/" + r.extra().keySet().iterator().next(), why);
-        }
-        for (int i = 0; i < list(r.devices()).size(); i++) {
-            Resources.DeviceRule rule = r.devices().get(i);
-            boolean denyAll = Boolean.FALSE.equals(rule.allow()) && (rule.type() == null || "a".equals(rule.type()))
-                    && rule.major() == null && rule.minor() == null && "rwm".equals(rule.access());
-            if (!denyAll) {
-                throw new InvalidSpecException(at + "/devices/" + i, why);
-            }
         }
     }
 
@@ -714,6 +696,7 @@ record LaunchPlan(
     byte[] encode() {
         Writer w = new Writer();
         w.record("version", "1");
+        cgroup.encode(w);
         w.record("clone", Long.toString(cloneFlags));
         for (String path : namespacePaths) {
             w.record("setns", path);

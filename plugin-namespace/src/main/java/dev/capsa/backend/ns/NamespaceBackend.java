@@ -1,10 +1,12 @@
 package dev.capsa.backend.ns;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.capsa.error.CapsaException;
 import dev.capsa.error.SyscallException;
 import dev.capsa.error.WrongStateException;
 import dev.capsa.os.ProcStat;
 import dev.capsa.os.Signals;
+import dev.capsa.plugin.CapsaSettings;
 import dev.capsa.spec.DefaultSpec;
 import dev.capsa.spi.Availability;
 import dev.capsa.spi.ContainerContext;
@@ -14,6 +16,7 @@ import dev.capsa.spi.Features;
 import dev.capsa.spi.HookPhase;
 import dev.capsa.spi.RuntimeBackend;
 import dev.capsa.state.Status;
+import jakarta.inject.Inject;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,6 +24,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -41,8 +45,13 @@ import org.slf4j.LoggerFactory;
  * no_new_privs, oom_score_adj and session keyring; a terminal sent to --console-socket;
  * --preserve-fds and systemd's LISTEN_FDS. {@code exec} joins the namespaces of the container's
  * init and applies the same process part. Whatever it does not do yet is refused by
- * {@link LaunchPlan#from} with the field's JSON pointer (cgroups and resources other than runc's
- * default deny-all device rule, seccomp, ...).
+ * {@link LaunchPlan#from} with the field's JSON pointer (seccomp, ...).
+ *
+ * <p>cgroups ({@link ContainerCgroup}): the container's cgroup is made and its limits written
+ * before capsa-init starts; capsa-init joins it before any setns or clone (runc's order), so the
+ * init inherits it and a new cgroup namespace is rooted in it, and exec joins it the same way.
+ * pause and resume freeze and thaw it, {@code kill --all}, ps and delete act on its processes,
+ * update and events write and read it.
  *
  * <p>Hooks: createRuntime (with prestart before it) runs while capsa-init waits after the
  * namespaces and mounts exist and before pivot_root, as config.md says. config.json's
@@ -66,6 +75,14 @@ public final class NamespaceBackend implements RuntimeBackend {
 
     /** Foreground monitors of this JVM, by state dir: {@code run} waits on them. */
     private static final Map<Path, Process> MONITORS = new ConcurrentHashMap<>();
+
+    private final CapsaSettings settings;
+
+    /** pf4j makes extensions through Guice, which passes the runtime's settings (--systemd-cgroup). */
+    @Inject
+    public NamespaceBackend(CapsaSettings settings) {
+        this.settings = settings;
+    }
 
     @Override
     public String name() {
@@ -91,7 +108,8 @@ public final class NamespaceBackend implements RuntimeBackend {
         Features.Linux linux = new Features.Linux(
                 List.of("cgroup", "ipc", "mount", "network", "pid", "user", "uts"),
                 Capabilities.known(lastCap()),
-                null,
+                // v2 is proven on fixtures only; its device rules need an eBPF program, not built (docs/cgroups.md)
+                new Features.Cgroup(true, true, false, false, true),
                 new Features.Seccomp(false, null, null, null, null, null),
                 Features.Enabled.NO, Features.Enabled.NO, Features.Enabled.NO,
                 new Features.MountExtensions(Features.Enabled.NO), Features.Enabled.NO);
@@ -110,6 +128,9 @@ public final class NamespaceBackend implements RuntimeBackend {
         if (options.noNewKeyring()) {
             ctx.putData(NO_NEW_KEYRING, "true");
         }
+        // made and written before capsa-init runs; on a failure from here on the engine's delete removes it
+        ContainerCgroup cgroup = ContainerCgroup.create(ctx, settings.systemdCgroup());
+        plan = plan.withCgroup(cgroup.plan(options.foreground()));
         try (InitChannel init = InitChannel.start(InitBinary.path(), socketPath(stateDir, "init"))) {
             init.send(plan.encode());
             for (InitChannel.Report r = init.next(); r != null; r = init.next()) {
@@ -158,7 +179,9 @@ public final class NamespaceBackend implements RuntimeBackend {
             throw new WrongStateException("cannot exec in container \"" + id + "\": it is stopped");
         }
         String keyring = ctx.data(NO_NEW_KEYRING).isPresent() ? null : "_ses." + id;
-        ExecPlan plan = ExecPlan.of(options, pid, start.getAsLong(), keyring, caller(), lastCap());
+        LaunchPlan.PlanCgroup cgroup = ContainerCgroup.of(ctx).map(c -> c.plan(!options.detach()))
+                .orElse(LaunchPlan.PlanCgroup.NONE);
+        ExecPlan plan = ExecPlan.of(options, pid, start.getAsLong(), keyring, caller(), lastCap(), cgroup);
         plan.warnings().forEach(w -> LOG.warn("container \"{}\": exec: {}", id, w));
         try (InitChannel init = InitChannel.start(InitBinary.path(), socketPath(ctx.stateDir(), "exec"))) {
             init.send(plan.encode());
@@ -205,6 +228,9 @@ public final class NamespaceBackend implements RuntimeBackend {
         if (!ctx.processAlive()) {
             return Status.STOPPED;
         }
+        if (ContainerCgroup.of(ctx).map(ContainerCgroup::frozen).orElse(false)) {
+            return Status.PAUSED;
+        }
         return Files.exists(ExecFifo.of(ctx.stateDir())) ? Status.CREATED : Status.RUNNING;
     }
 
@@ -216,6 +242,11 @@ public final class NamespaceBackend implements RuntimeBackend {
         }
         if (!all) {
             ctx.os().kill(pid, signal);
+            return;
+        }
+        Optional<ContainerCgroup> cgroup = ContainerCgroup.of(ctx);
+        if (cgroup.isPresent()) {
+            cgroup.get().signalAll(ctx.os(), signal);
             return;
         }
         for (long member : new PidNamespace(PROC).members(pid)) {
@@ -231,6 +262,7 @@ public final class NamespaceBackend implements RuntimeBackend {
 
     @Override
     public void delete(ContainerContext ctx, boolean force) {
+        Optional<ContainerCgroup> cgroup = ContainerCgroup.of(ctx);
         if (ctx.processAlive()) {
             if (!force) {
                 throw new CapsaException("container \"" + ctx.id() + "\" is still running");
@@ -244,6 +276,10 @@ public final class NamespaceBackend implements RuntimeBackend {
                     throw e;
                 }
             }
+            // a frozen process takes its SIGKILL only once thawed
+            if (cgroup.isPresent() && cgroup.get().frozen()) {
+                cgroup.get().manager().thaw();
+            }
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(GONE_TIMEOUT_MS);
             while (ctx.processAlive()) {
                 if (System.nanoTime() > deadline) {
@@ -253,6 +289,9 @@ public final class NamespaceBackend implements RuntimeBackend {
                 sleep(5);
             }
         }
+        // what is left in the cgroup (exec'd processes outside the pid namespace cannot be, but a
+        // partly created container's may), then its directories in every hierarchy
+        cgroup.ifPresent(c -> c.destroy(ctx.os(), ctx.id()));
         Process monitor = MONITORS.remove(ctx.stateDir());
         if (monitor != null) {
             try {
@@ -300,10 +339,42 @@ public final class NamespaceBackend implements RuntimeBackend {
         if (!ctx.processAlive()) {
             return List.of();
         }
+        Optional<ContainerCgroup> cgroup = ContainerCgroup.of(ctx);
+        if (cgroup.isPresent()) {
+            return cgroup.get().pids();
+        }
         return new PidNamespace(PROC).members(ctx.pid().getAsLong());
     }
 
+    /** runc pause: freezes the cgroup; the status is paused while it is frozen. */
+    @Override
+    public void pause(ContainerContext ctx) {
+        cgroupOf(ctx, "pause").manager().freeze();
+    }
+
+    @Override
+    public void resume(ContainerContext ctx) {
+        cgroupOf(ctx, "resume").manager().thaw();
+    }
+
+    /** runc update: merged into the resources last applied, checked, then written. */
+    @Override
+    public void update(ContainerContext ctx, JsonNode resources) {
+        cgroupOf(ctx, "update").update(ctx, resources);
+    }
+
+    /** runc events --stats: the cgroup's statistics; the CLI wraps them as {"type":"stats","id":...,"data":...}. */
+    @Override
+    public JsonNode stats(ContainerContext ctx) {
+        return cgroupOf(ctx, "events").stats();
+    }
+
     // ---- internals
+
+    private static ContainerCgroup cgroupOf(ContainerContext ctx, String operation) {
+        return ContainerCgroup.of(ctx).orElseThrow(() -> new CapsaException("cannot " + operation + " container \""
+                + ctx.id() + "\": it has no cgroup (it was created by a capsa without cgroup support)"));
+    }
 
     /** Who runs capsa, for --preserve-fds; systemd socket activation counts only when meant for us (LISTEN_PID). */
     private static LaunchPlan.Caller caller() {

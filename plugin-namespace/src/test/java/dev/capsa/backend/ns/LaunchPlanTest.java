@@ -209,20 +209,31 @@ class LaunchPlanTest {
     }
 
     @Test
-    void theDefaultDenyAllDeviceRuleAndNoResourcesAreAccepted() {
+    void resourcesAndCgroupsPathAreLeftToTheCgroupPackage() {
         plan(spec(j -> { }));
         plan(spec(j -> linux(j).remove("resources")));
+        plan(spec(j -> {
+            linux(j).put("cgroupsPath", "/capsa/c1");
+            ((ObjectNode) linux(j).get("resources")).putObject("memory").put("limit", 1000000);
+        }));
+    }
+
+    @Test
+    void theCgroupIsJoinedFirstAndLeftByAMonitor() {
+        LaunchPlan plan = plan(spec(j -> { })).withCgroup(new LaunchPlan.PlanCgroup(
+                List.of(Path.of("/sys/fs/cgroup/memory/c1/cgroup.procs"), Path.of("/sys/fs/cgroup/pids/c1/cgroup.procs")),
+                List.of(Path.of("/sys/fs/cgroup/memory/cgroup.procs"))));
+        String text = new String(plan.encode(), StandardCharsets.UTF_8);
+        assertTrue(text.startsWith("version 1\n1:1\ncgroupjoin 2\n37:/sys/fs/cgroup/memory/c1/cgroup.procs\n"
+                + "35:/sys/fs/cgroup/pids/c1/cgroup.procs\ncgroupleave 1\n34:/sys/fs/cgroup/memory/cgroup.procs\n"
+                + "clone 1\n"), text);
+        assertFalse(new String(plan(spec(j -> { })).encode(), StandardCharsets.UTF_8).contains("cgroupjoin"));
     }
 
     @Test
     void unsupportedFieldsAreRefusedByPointer() {
         assertEquals("/linux/seccomp", refused(j -> linux(j).putObject("seccomp")
                 .put("defaultAction", "SCMP_ACT_ALLOW")).pointer());
-        assertEquals("/linux/resources/memory", refused(j -> ((ObjectNode) linux(j).get("resources"))
-                .putObject("memory").put("limit", 1000000)).pointer());
-        assertEquals("/linux/resources/devices/1", refused(j -> ((ArrayNode) linux(j).at("/resources/devices"))
-                .addObject().put("allow", true).put("access", "rwm")).pointer());
-        assertEquals("/linux/cgroupsPath", refused(j -> linux(j).put("cgroupsPath", "/capsa/c1")).pointer());
         assertEquals("/linux/namespaces/5/type", refused(j -> ((ArrayNode) linux(j).get("namespaces"))
                 .addObject().put("type", "time")).pointer());
         assertEquals("/linux/namespaces/0/path", refused(j -> ((ObjectNode) linux(j).at("/namespaces/0"))
@@ -335,10 +346,12 @@ class LaunchPlanTest {
         dev.capsa.spec.ProcessSpec process = spec(j -> ((ObjectNode) j.get("process")).putArray("args").add("sh"))
                 .process();
         ExecPlan exec = ExecPlan.of(new dev.capsa.spi.ExecOptions(process, false, null, null, 0), 77, 1234,
-                "_ses.c1", LaunchPlan.Caller.NONE, 40);
+                "_ses.c1", LaunchPlan.Caller.NONE, 40, new LaunchPlan.PlanCgroup(
+                        List.of(Path.of("/cg/c1/cgroup.procs")), List.of(Path.of("/cg/cgroup.procs"))));
         assertTrue(exec.foreground());
         String text = new String(exec.encode(), StandardCharsets.UTF_8);
-        assertTrue(text.startsWith("version 1\n1:1\njoin 2\n2:77\n4:1234\nforeground 1\n1:1\n"), text);
+        assertTrue(text.startsWith("version 1\n1:1\ncgroupjoin 1\n19:/cg/c1/cgroup.procs\ncgroupleave 1\n"
+                + "16:/cg/cgroup.procs\njoin 2\n2:77\n4:1234\nforeground 1\n1:1\n"), text);
         assertTrue(text.contains("keyring 1\n7:_ses.c1\n") && text.contains("arg 1\n2:sh\n"), text);
         assertFalse(text.contains("rootfs") || text.contains("fifo"), text);
     }

@@ -115,6 +115,31 @@ public record CgroupHost(CgroupMode mode, Path root, List<Mount> mounts) {
     }
 
     /**
+     * The calling process's own cgroups, keyed as {@link CgroupManager#paths()} keys them, in the
+     * hierarchies a container joins: where a foreground capsa-init goes back to after the clone.
+     */
+    public Map<String, Path> ownDirs() {
+        return ownDirs(readLines(Path.of("/proc/self/cgroup")));
+    }
+
+    Map<String, Path> ownDirs(List<String> selfCgroup) {
+        Map<String, String> own = ownCgroups(selfCgroup);
+        Map<String, Path> dirs = new LinkedHashMap<>();
+        for (Mount m : mounts) {
+            if (!m.v2() && m.controllers().isEmpty()) {
+                continue;
+            }
+            String key = m.v2() ? "" : String.join(",", m.controllers());
+            String path = m.v2() ? own.get("") : m.controllers().stream()
+                    .map(own::get).filter(p -> p != null).findFirst().orElse(null);
+            // a hierarchy /proc/self/cgroup does not list holds us at its root, as manager() reads it too
+            String rel = seenFrom(m, path == null ? "/" : path).replaceAll("^/+", "");
+            dirs.put(key, rel.isEmpty() ? m.point() : m.point().resolve(rel));
+        }
+        return dirs;
+    }
+
+    /**
      * Reopens the cgroup of an existing container from the directories {@link CgroupManager#paths()}
      * returned when it was created. Later commands (kill, delete, pause, events, update) must use
      * this: a relative cgroupsPath depends on the cgroup of the capsa process that resolved it.

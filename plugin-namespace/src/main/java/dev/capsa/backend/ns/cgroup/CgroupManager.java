@@ -10,11 +10,13 @@ import java.util.Map;
  * One container's cgroup, on either cgroup version (youki's seam). Made by
  * {@link CgroupHost#manager(CgroupPath)} at create and by {@link CgroupHost#reopen} afterwards.
  *
- * <p>Lifecycle as the ns backend drives it: {@link #check} while the plan is made (nothing
- * written yet); after capsa-init reports the container's pid and before it unshares the cgroup
- * namespace: {@link #create}, {@link #set}, {@link #addTask}; {@link #freeze}/{@link #thaw} for
- * pause and resume; {@link #set} again for update; {@link #pids}, {@link #stats} for ps and
- * events; {@link #destroy} at delete, after the caller killed every process in it.
+ * <p>Lifecycle as the ns backend drives it (dev.capsa.backend.ns.ContainerCgroup): {@link #check}
+ * (nothing written yet), {@link #create} and {@link #set} before capsa-init starts; capsa-init
+ * then joins the cgroup itself by writing its pid to the cgroup.procs files of {@link #paths()}
+ * before it clones the init (runc's order), so {@link #addTask} is for callers that move a
+ * process from outside; {@link #freeze}/{@link #thaw} for pause and resume; {@link #update} for
+ * update; {@link #pids}, {@link #stats} for ps, kill --all and events; {@link #destroy} at
+ * delete, after the caller killed every process in it.
  */
 public interface CgroupManager {
     CgroupMode mode();
@@ -37,6 +39,14 @@ public interface CgroupManager {
 
     /** Writes the limits of {@code resources}; a null resources writes nothing. Checks first. */
     void set(Resources resources);
+
+    /**
+     * {@link #set} for a running container ({@code runc update}): the same writes, except that the
+     * v1 device rules are rewritten only when {@code resources.devices()} is not null. Rewriting
+     * them starts with {@code a *:* rwm} in devices.deny, which would deny every device to the
+     * running processes for a moment.
+     */
+    void update(Resources resources);
 
     /** Moves a process (all its threads) into the cgroup, in every hierarchy. */
     void addTask(long pid);

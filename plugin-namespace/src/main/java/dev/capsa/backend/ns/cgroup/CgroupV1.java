@@ -157,6 +157,15 @@ final class CgroupV1 implements CgroupManager {
 
     @Override
     public void set(Resources r) {
+        set(r, true);
+    }
+
+    @Override
+    public void update(Resources r) {
+        set(r, r != null && r.devices() != null);
+    }
+
+    private void set(Resources r, boolean deviceRules) {
         check(r);
         if (r == null) {
             return;
@@ -195,7 +204,7 @@ final class CgroupV1 implements CgroupManager {
                     RDMA + "/" + CgroupResources.escape(e.getKey()));
         }
         Path devices = dir("devices");
-        if (devices != null) {
+        if (devices != null && deviceRules) {
             // runc always converges the device cgroup on deny-all, the spec's rules, then its defaults
             for (DeviceRules.Rule rule : DeviceRules.v1(CgroupResources.list(r.devices()))) {
                 files.write(devices.resolve(rule.allow() ? "devices.allow" : "devices.deny"), rule.line(),

@@ -145,6 +145,12 @@ final class CgroupV2 implements CgroupManager {
         }
     }
 
+    /** No device rules are written on v2 (the eBPF program is not built), so update is set. */
+    @Override
+    public void update(Resources r) {
+        set(r);
+    }
+
     @Override
     public void addTask(long pid) {
         CgroupTree.addProc(files, dir, pid);

@@ -51,6 +51,22 @@ class CgroupHostTest {
     }
 
     @Test
+    void ownDirsAreWhereAMonitorGoesBackToInTheSameHierarchies() {
+        Fixture f = new Fixture(root);
+        CgroupHost host = CgroupHost.detect(f.hybridMountinfo(), root);
+        Map<String, Path> own = host.ownDirs(SELF);
+        Map<String, Path> container = host.manager(CgroupPath.of("/c1", "c1", false, () -> "init"), SELF, f.files)
+                .paths();
+        assertEquals(container.keySet(), own.keySet());
+        assertEquals(root.resolve("memory/process_api/6b56"), own.get("memory"));
+        assertEquals(root.resolve("unified"), own.get(""));
+        assertEquals(root.resolve("systemd"), own.get("name=systemd"));
+
+        CgroupHost v2 = CgroupHost.detect(new Fixture(root.resolve("v2")).unifiedMountinfo("memory"), root.resolve("v2"));
+        assertEquals(Map.of("", root.resolve("v2/user.slice/s.scope")), v2.ownDirs(List.of("0::/user.slice/s.scope")));
+    }
+
+    @Test
     void relativePathOnV2GoesUnderTheParentOfTheRuntimesCgroup() {
         Fixture f = new Fixture(root);
         CgroupHost host = CgroupHost.detect(f.unifiedMountinfo("memory"), root);

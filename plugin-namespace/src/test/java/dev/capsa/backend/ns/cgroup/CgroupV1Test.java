@@ -62,6 +62,15 @@ class CgroupV1Test {
     }
 
     @Test
+    void updateLeavesTheDeviceRulesAloneUnlessItNamesThem() {
+        cg.update(Fixture.resources("{'pids':{'limit':7}}"));
+        assertEquals(List.of("pids/capsa/c1/pids.max <- 7"), f.journal);
+        f.journal.clear();
+        cg.update(Fixture.resources("{'devices':[{'allow':false,'access':'rwm'}]}"));
+        assertTrue(f.journal.contains("devices/capsa/c1/devices.deny <- a *:* rwm"), f.journal.toString());
+    }
+
+    @Test
     void createMakesEveryHierarchyAndGivesCpusetItsParentsCpusAndMems() {
         for (String h : FILES.keySet()) {
             assertTrue(Files.isDirectory(dir(h)), h);

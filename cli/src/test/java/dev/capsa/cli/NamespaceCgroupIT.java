@@ -1,0 +1,333 @@
+package dev.capsa.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.capsa.cli.LauncherIT.Result;
+import dev.capsa.spec.Json;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The ns backend's cgroups as a runc user meets them, on this host's real cgroup v1 hierarchies,
+ * as root: limits proved by their effect inside busybox containers, the values in the host's
+ * cgroup files, pause, update, events, ps, and every directory gone after delete. Each test uses
+ * its own absolute cgroupsPath, /capsa-it-RANDOM, and touches no other cgroup.
+ */
+@Tag("integration")
+class NamespaceCgroupIT {
+    private static final Path BUSYBOX = Path.of("/bin/busybox");
+    private static final Path CGROUP = Path.of("/sys/fs/cgroup");
+    private static final long MIB = 1024 * 1024;
+    private static final List<String> APPLETS = List.of("sh", "echo", "cat", "sleep", "true", "head", "dd", "grep");
+
+    @TempDir
+    Path tmp;
+
+    private Path root;
+    private Path bundle;
+    private String cgroup;
+    private final List<String> ids = new ArrayList<>();
+
+    @BeforeEach
+    void bundle() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")), "the ns backend needs root; running as "
+                + System.getProperty("user.name"));
+        assumeTrue(Files.isExecutable(BUSYBOX), "no " + BUSYBOX + " (Debian: apt-get install busybox-static)");
+        assumeTrue(Files.isDirectory(CGROUP.resolve("memory")) && Files.isDirectory(CGROUP.resolve("pids"))
+                        && Files.isDirectory(CGROUP.resolve("freezer")),
+                "this host does not mount the cgroup v1 memory, pids and freezer hierarchies (v2 is covered by "
+                        + "CgroupV2Test's fixtures)");
+        LauncherIT.launcher();
+        root = tmp.resolve("root");
+        bundle = Files.createDirectories(tmp.resolve("bundle"));
+        Path bin = Files.createDirectories(bundle.resolve("rootfs/bin"));
+        Files.copy(BUSYBOX, bin.resolve("busybox"));
+        for (String applet : APPLETS) {
+            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
+        }
+        Result spec = LauncherIT.exec(bundle, List.of(LauncherIT.launcher().toString(), "spec"));
+        assertEquals(0, spec.code(), spec.err());
+        cgroup = "capsa-it-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+        config(json -> {
+            ObjectNode linux = (ObjectNode) json.get("linux");
+            linux.put("cgroupsPath", "/" + cgroup);
+            ((ArrayNode) linux.get("namespaces")).addObject().put("type", "cgroup");
+        });
+    }
+
+    @AfterEach
+    void nothingLeft() throws Exception {
+        if (root == null) {
+            return;
+        }
+        for (String id : ids) {
+            capsa("delete", "--force", id);
+        }
+        if (Files.isDirectory(root)) {
+            try (Stream<Path> left = Files.list(root)) {
+                assertEquals(List.of(), left.filter(p -> !p.getFileName().toString().startsWith(".")).toList(),
+                        "state left in " + root);
+            }
+        }
+        assertEquals(List.of(), leftovers(), "cgroups left behind");
+    }
+
+    /** This test's cgroup in every hierarchy mounted under /sys/fs/cgroup (named and unified included). */
+    private List<Path> leftovers() throws IOException {
+        List<Path> left = new ArrayList<>();
+        for (Path hierarchy : hierarchies()) {
+            if (Files.exists(hierarchy.resolve(cgroup))) {
+                left.add(hierarchy.resolve(cgroup));
+            }
+        }
+        return left;
+    }
+
+    private static List<Path> hierarchies() throws IOException {
+        List<Path> points = new ArrayList<>();
+        for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+            String[] halves = line.split(" - ", 2);
+            String type = halves.length == 2 ? halves[1].split(" ")[0] : "";
+            Path point = Path.of(halves[0].split(" ")[4]);
+            if ((type.equals("cgroup") || type.equals("cgroup2")) && point.startsWith(CGROUP)) {
+                points.add(point);
+            }
+        }
+        return points;
+    }
+
+    private String id(String name) {
+        ids.add(name);
+        return name;
+    }
+
+    private void config(Consumer<ObjectNode> edit) throws IOException {
+        Path file = bundle.resolve("config.json");
+        ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
+        ((ObjectNode) json.get("process")).put("terminal", false);
+        edit.accept(json);
+        Files.writeString(file, Json.mapper().writeValueAsString(json));
+    }
+
+    private void resources(Consumer<ObjectNode> edit) throws IOException {
+        config(json -> edit.accept((ObjectNode) json.get("linux").get("resources")));
+    }
+
+    private void args(String... args) throws IOException {
+        config(json -> {
+            ArrayNode a = ((ObjectNode) json.get("process")).putArray("args");
+            for (String arg : args) {
+                a.add(arg);
+            }
+        });
+    }
+
+    private Result capsa(String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(LauncherIT.launcher().toString(), "--root", root.toString()));
+        command.addAll(List.of(args));
+        return LauncherIT.exec(bundle, command);
+    }
+
+    private JsonNode state(String id) throws Exception {
+        Result r = capsa("state", id);
+        assertEquals(0, r.code(), r.err());
+        return Json.mapper().readTree(r.out());
+    }
+
+    private String file(String hierarchy, String name) throws IOException {
+        return Files.readString(CGROUP.resolve(hierarchy).resolve(cgroup).resolve(name)).strip();
+    }
+
+    private static String procState(long pid) throws IOException {
+        return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream()
+                .filter(l -> l.startsWith("State:")).findFirst().orElseThrow().split("\\s+")[1];
+    }
+
+    private static void eventually(String what, java.util.function.BooleanSupplier check) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!check.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, what);
+            Thread.sleep(20);
+        }
+    }
+
+    @Test
+    void aPidsLimitMakesForksFailAndTheContainerSurvives() throws Exception {
+        resources(r -> r.putObject("pids").put("limit", 5));
+        args("sh", "-c", "cat /proc/self/cgroup; sh -c 'for i in 1 2 3 4 5 6 7 8; do sleep 30 & done'; "
+                + "echo survived");
+        Result r = capsa("run", id("pids"));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("can't fork"), r.err());
+        assertTrue(r.out().endsWith("survived\n"), r.out());
+        // the cgroup namespace is rooted at the container's cgroup, in every hierarchy it joined
+        List<String> cgroups = r.out().lines().filter(l -> l.matches("\\d+:.*")).toList();
+        assertEquals(hierarchies().size(), cgroups.size(), r.out());
+        assertTrue(cgroups.stream().allMatch(l -> l.endsWith(":/")), r.out());
+    }
+
+    @Test
+    void aMemoryLimitOomKillsAHogInside() throws Exception {
+        resources(r -> r.putObject("memory").put("limit", 32 * MIB));
+        // busybox dd allocates its block size: 16 MiB fits under the limit, 64 MiB does not (no swap here)
+        args("sh", "-c", "dd if=/dev/zero bs=16M count=1 of=/dev/null 2>/dev/null; echo small=$?; "
+                + "dd if=/dev/zero bs=64M count=1 of=/dev/null 2>/dev/null; echo big=$?");
+        Result r = capsa("run", id("oom"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals("small=0\nbig=137\n", r.out(), "the 64 MiB dd is killed by SIGKILL (128 + 9)");
+    }
+
+    @Test
+    void aRunningContainerIsPausedUpdatedMeasuredListedAndRemoved() throws Exception {
+        resources(r -> {
+            r.putObject("memory").put("limit", 32 * MIB);
+            r.putObject("pids").put("limit", 20);
+        });
+        args("sleep", "600");
+        String id = id("life");
+        Result run = capsa("run", "--detach", id);
+        assertEquals(0, run.code(), run.err());
+        long init = state(id).get("pid").asLong();
+
+        // the limits on the host, and the init in this cgroup in every hierarchy
+        assertEquals(Long.toString(32 * MIB), file("memory", "memory.limit_in_bytes"));
+        assertEquals("20", file("pids", "pids.max"));
+        List<String> initCgroups = Files.readAllLines(Path.of("/proc/" + init + "/cgroup"));
+        assertEquals(hierarchies().size(), initCgroups.size(), initCgroups.toString());
+        assertTrue(initCgroups.stream().allMatch(l -> l.endsWith(":/" + cgroup)), initCgroups.toString());
+
+        // exec'd processes join it too
+        Path pidFile = tmp.resolve("exec.pid");
+        Result exec = capsa("exec", "--detach", "--pid-file", pidFile.toString(), id, "sleep", "600");
+        assertEquals(0, exec.code(), exec.err());
+        long execPid = Long.parseLong(Files.readString(pidFile).strip());
+        assertEquals(initCgroups, Files.readAllLines(Path.of("/proc/" + execPid + "/cgroup")));
+        Result inside = capsa("exec", id, "--", "cat", "/proc/self/cgroup");
+        assertEquals(0, inside.code(), inside.err());
+        assertTrue(inside.out().lines().allMatch(l -> l.endsWith(":/")), inside.out());
+
+        Result ps = capsa("ps", "--format", "json", id);
+        assertEquals(0, ps.code(), ps.err());
+        List<Long> pids = new ArrayList<>();
+        Json.mapper().readTree(ps.out()).forEach(p -> pids.add(p.asLong()));
+        assertEquals(List.of(init, execPid), pids.stream().sorted().toList());
+        assertEquals(List.of(Long.toString(init), Long.toString(execPid)),
+                file("pids", "cgroup.procs").lines().sorted().toList(),
+                "no capsa-init is left in the container's cgroup");
+
+        assertEquals(0, capsa("pause", id).code());
+        assertEquals("paused", state(id).get("status").asText());
+        assertEquals("FROZEN", file("freezer", "freezer.state"));
+        eventually("frozen processes are in D state", () -> {
+            try {
+                return procState(init).equals("D") && procState(execPid).equals("D");
+            } catch (IOException e) {
+                return false;
+            }
+        });
+        Result again = capsa("pause", id);
+        assertEquals(1, again.code(), "pause of a paused container");
+        assertEquals(0, capsa("resume", id).code());
+        assertEquals("running", state(id).get("status").asText());
+        assertEquals("S", procState(init));
+
+        Result update = capsa("update", "--memory", "64m", id);
+        assertEquals(0, update.code(), update.err());
+        assertEquals(Long.toString(64 * MIB), file("memory", "memory.limit_in_bytes"));
+        assertEquals("20", file("pids", "pids.max"), "update leaves what it does not name");
+        update = capsa("update", "--pids-limit", "30", id);
+        assertEquals(0, update.code(), update.err());
+        assertEquals("30", file("pids", "pids.max"));
+        assertEquals(Long.toString(64 * MIB), file("memory", "memory.limit_in_bytes"), "the earlier update stays");
+        Result bad = capsa("update", "--cpuset-cpus", "99", id);
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("/linux/resources/cpu/cpus"), bad.err());
+
+        Result events = capsa("events", "--stats", id);
+        assertEquals(0, events.code(), events.err());
+        JsonNode event = Json.mapper().readTree(events.out());
+        assertEquals("stats", event.get("type").asText());
+        assertEquals(id, event.get("id").asText());
+        assertTrue(event.at("/data/memory/usage/usage").asLong() > 0, events.out());
+        assertEquals(64 * MIB, event.at("/data/memory/usage/limit").asLong(), events.out());
+        assertEquals(2, event.at("/data/pids/current").asLong(), events.out());
+
+        Result delete = capsa("delete", "--force", id);
+        assertEquals(0, delete.code(), delete.err());
+        assertFalse(ProcessHandle.of(execPid).map(ProcessHandle::isAlive).orElse(false), "exec'd process " + execPid);
+        assertEquals(List.of(), leftovers());
+    }
+
+    @Test
+    void aPausedContainerIsDeletedWithForce() throws Exception {
+        args("sleep", "600");
+        String id = id("paused");
+        assertEquals(0, capsa("run", "--detach", id).code());
+        assertEquals(0, capsa("pause", id).code());
+        Result delete = capsa("delete", "--force", id);
+        assertEquals(0, delete.code(), delete.err());
+        assertEquals(List.of(), leftovers());
+    }
+
+    @Test
+    void aCgroupInUseByAnotherContainerIsRefusedAndLeftAlone() throws Exception {
+        args("sleep", "600");
+        assertEquals(0, capsa("run", "--detach", id("first")).code());
+        long first = state("first").get("pid").asLong();
+        Result second = capsa("run", "--detach", id("second"));
+        assertEquals(1, second.code());
+        assertTrue(second.err().contains("is not empty: 1 process(es) found"), second.err());
+        assertEquals("running", state("first").get("status").asText());
+        assertEquals(List.of(Long.toString(first)), file("pids", "cgroup.procs").lines().toList());
+    }
+
+    @Test
+    void aFailedCreateLeavesNoCgroup() throws Exception {
+        args("no-such-command");
+        Result r = capsa("run", id("missing"));
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("executable file not found"), r.err());
+        assertEquals(List.of(), leftovers());
+
+        args("true");
+        resources(res -> res.putObject("cpu").put("cpus", "99"));
+        r = capsa("create", id("cpus"));
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("/linux/resources/cpu/cpus: writing 99 to "), r.err());
+        assertEquals(List.of(), leftovers());
+        assertFalse(Files.exists(root.resolve("cpus")));
+
+        resources(res -> res.putObject("cpu").put("shares", -1));
+        r = capsa("create", id("shares"));
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("/linux/resources/cpu/shares"), r.err());
+        assertEquals(List.of(), leftovers());
+    }
+
+    @Test
+    void featuresReportTheCgroupDrivers() throws Exception {
+        Result r = capsa("features");
+        assertEquals(0, r.code(), r.err());
+        JsonNode cgroup = Json.mapper().readTree(r.out()).at("/linux/cgroup");
+        assertEquals(Json.mapper().readTree("{\"v1\":true,\"v2\":true,\"systemd\":false,\"systemdUser\":false,"
+                + "\"rdma\":true}"), cgroup);
+    }
+}
