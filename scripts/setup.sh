@@ -30,6 +30,14 @@ required=(
   "iproute2 ip"
   "procps ps"
   "util-linux unshare"
+  # the vm backend: QEMU, the guest kernel and what scripts/build-guest.sh uses
+  "qemu-system-x86 qemu-system-x86_64"
+  "linux-image-amd64 -"
+  "xz-utils xz"
+  "cpio cpio"
+  # engines that drive Capsa in the integration tests
+  "podman podman"
+  "containerd containerd"
 )
 
 installed() { # package probe
@@ -78,6 +86,13 @@ echo "setup.sh: building with JDK $(capsa_jdk_major "$jdk") at $jdk" >&2
 cd "$root"
 mvn -B -q -DskipTests package ||
   die "build failed: see the Maven output above (rerun without -q: mvn -B -DskipTests package)"
+
+# the vm backend's guest image (kernel and modules); a no-op when it is up to date
+if [[ $(id -u) -eq 0 ]]; then
+  "$root/scripts/build-guest.sh" || die "building the vm backend's guest image failed (see above)"
+else
+  echo "setup.sh: not root: skipped scripts/build-guest.sh (the vm backend needs its image: sudo scripts/build-guest.sh)" >&2
+fi
 
 launcher=$root/cli/target/capsa/bin/capsa
 [[ -x $launcher ]] || die "the build finished but left no launcher at $launcher"

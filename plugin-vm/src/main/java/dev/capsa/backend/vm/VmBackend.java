@@ -1,6 +1,15 @@
 package dev.capsa.backend.vm;
 
+import dev.capsa.backend.vm.agent.AgentClient;
+import dev.capsa.backend.vm.image.GuestImage;
+import dev.capsa.backend.vm.qemu.Accelerator;
+import dev.capsa.backend.vm.qemu.HostClock;
+import dev.capsa.backend.vm.qemu.QemuCommandLine;
+import dev.capsa.backend.vm.qemu.QemuHypervisor;
 import dev.capsa.error.BackendUnavailableException;
+import dev.capsa.error.CapsaException;
+import dev.capsa.error.SyscallException;
+import dev.capsa.os.Signals;
 import dev.capsa.spec.DefaultSpec;
 import dev.capsa.spi.Availability;
 import dev.capsa.spi.ContainerContext;
@@ -8,17 +17,72 @@ import dev.capsa.spi.CreateOptions;
 import dev.capsa.spi.Features;
 import dev.capsa.spi.RuntimeBackend;
 import dev.capsa.state.Status;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
 import org.pf4j.Extension;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The vm backend (one KVM guest per container). Not built yet: it reports itself unavailable
- * with that reason, and every operation says so, instead of pretending.
+ * The vm backend: one QEMU guest per container (runV/Kata style). The guest boots Debian's kernel
+ * and an initramfs whose /init is capsa-agent (src/main/c); the bundle's rootfs is shared into it
+ * with virtio-9p; orders, replies and stdio travel over virtio-serial ports (docs/vm.md).
+ *
+ * <p>QEMU runs detached from the JVM, in a session of its own, so the container outlives the
+ * command that made it. Its pid is what this backend records as the container's pid: the process
+ * that holds the container in the host's pid namespace. The agent's control port ends in a socket
+ * QEMU listens on ({@code ctl.sock} in the state directory), so every later command (start, kill,
+ * delete) connects to it anew; no relay process is needed between commands.
+ *
+ * <p>stdio: a foreground {@code run} relays the guest's stdout and stderr through this JVM to the
+ * caller's, and the caller's stdin to the guest, and waits for the byte counts the agent reports
+ * before it lets the guest power off. A detached container's stdout and stderr go to the
+ * descriptors the creating command inherited (QEMU opens /proc/PID/fd/1 and 2 of the JVM, as a
+ * runc container inherits them); its stdin is /dev/null, and the guest powers off by itself when
+ * the process ends.
  */
 @Extension
 public final class VmBackend implements RuntimeBackend {
     static final String NAME = "vm";
-    private static final String WHY = "the vm backend is not implemented yet in this build";
+    private static final Logger LOG = LoggerFactory.getLogger(VmBackend.class);
+    /** How long a guest may take to boot and answer under TCG (about 2 s is usual). */
+    static final Duration BOOT_TIMEOUT = Duration.ofSeconds(20);
+    static final Duration REPLY_TIMEOUT = Duration.ofSeconds(10);
+    static final Duration GONE_TIMEOUT = Duration.ofSeconds(5);
+    static final String CTL = "ctl.sock";
+    static final String CONSOLE = "console.log";
+    static final String QEMU_LOG = "qemu.log";
+    static final String STARTED = "vm.started";
+
+    /** Foreground guests of this JVM, by state dir: run's waitExit relays and acks them. */
+    private static final Map<Path, Foreground> FOREGROUND = new ConcurrentHashMap<>();
+
+    private record Foreground(ProcessHandle qemu, StdioRelay relay, Thread reaper) {
+    }
+
+    private final Hypervisor hypervisor;
+    private final GuestImage image;
+    private final Function<Path, GuestAgent> agents;
+    private final Duration bootTimeout;
+
+    public VmBackend() {
+        this(QemuHypervisor.fromEnvironment(), GuestImage.fromEnvironment(),
+                ctl -> AgentClient.connect(ctl, Duration.ofSeconds(2), REPLY_TIMEOUT), BOOT_TIMEOUT);
+    }
+
+    VmBackend(Hypervisor hypervisor, GuestImage image, Function<Path, GuestAgent> agents, Duration bootTimeout) {
+        this.hypervisor = hypervisor;
+        this.image = image;
+        this.agents = agents;
+        this.bootTimeout = bootTimeout;
+    }
 
     @Override
     public String name() {
@@ -27,38 +91,309 @@ public final class VmBackend implements RuntimeBackend {
 
     @Override
     public Availability probe() {
-        return Availability.no(WHY);
+        if (!System.getProperty("os.name", "").equals("Linux")) {
+            return Availability.no("the vm backend needs Linux");
+        }
+        Availability qemu = hypervisor.probe();
+        if (!qemu.available()) {
+            return qemu;
+        }
+        if (!"root".equals(System.getProperty("user.name"))) {
+            // 9p passthrough writes files with the guest's owners, which needs root on the host
+            return Availability.no("the vm backend needs root (QEMU shares the rootfs with security_model=passthrough)");
+        }
+        return image.probe();
     }
 
     @Override
     public Features features() {
-        // nothing is implemented, so nothing is claimed
-        return new Features(DefaultSpec.OCI_VERSION_MIN, DefaultSpec.OCI_VERSION, List.of(), List.of(),
-                new Features.Linux(List.of(), List.of(), null, null, null, null, null, null, null), null, null);
+        // namespaces are implicit: the guest is a machine of its own; see docs/vm.md for the rest
+        Features.Linux linux = new Features.Linux(List.of(), List.copyOf(GuestPlan.DEFAULT_CAPS.stream().sorted()
+                .toList()), null, new Features.Seccomp(false, null, null, null, null, null), Features.Enabled.NO,
+                Features.Enabled.NO, Features.Enabled.NO, new Features.MountExtensions(Features.Enabled.NO),
+                Features.Enabled.NO);
+        return new Features(DefaultSpec.OCI_VERSION_MIN, DefaultSpec.OCI_VERSION,
+                List.of("prestart", "createRuntime", "poststart", "poststop"),
+                List.of("ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync",
+                        "noatime", "atime", "nodiratime", "diratime", "relatime", "norelatime", "strictatime",
+                        "nostrictatime"),
+                linux, null, null);
     }
 
     @Override
     public void create(ContainerContext ctx, CreateOptions options) {
-        throw BackendUnavailableException.unsupported(NAME, "create (" + WHY + ")");
+        if (options.consoleSocket() != null) {
+            throw new BackendUnavailableException("the vm backend has no terminal support yet (--console-socket)");
+        }
+        if (options.preserveFds() > 0) {
+            throw new BackendUnavailableException("the vm backend cannot pass descriptors into the guest (--preserve-fds)");
+        }
+        GuestPlan plan = GuestPlan.from(ctx.spec(), options.foreground());
+        Availability ready = image.probe();
+        if (!ready.available()) {
+            throw new BackendUnavailableException("backend vm is unavailable: " + ready.reason());
+        }
+        Path dir = ctx.stateDir();
+        Path ctl = socket(dir, CTL);
+        Accelerator.Choice accel = hypervisor.accelerator(dir.getParent());
+        LOG.debug("container \"{}\": accelerator {} ({})", ctx.id(), accel.accel(), accel.reason());
+
+        StdioRelay relay = options.foreground() ? StdioRelay.listen(dir) : null;
+        QemuCommandLine.Chardev out, err, in;
+        if (relay != null) {
+            out = new QemuCommandLine.ConnectingSocket(socket(dir, "out.sock"));
+            err = new QemuCommandLine.ConnectingSocket(socket(dir, "err.sock"));
+            in = new QemuCommandLine.ConnectingSocket(socket(dir, "in.sock"));
+        } else {
+            long self = ProcessHandle.current().pid();
+            out = new QemuCommandLine.File(Path.of("/proc/" + self + "/fd/1"));
+            err = new QemuCommandLine.File(Path.of("/proc/" + self + "/fd/2"));
+            in = null;
+        }
+        VmConfig vm = new VmConfig(accel.accel(), plan.memoryMib(), plan.cpus(), HostClock.tscKhz(), image.kernel(),
+                image.initramfs(), rootfs(ctx), dir.resolve(CONSOLE), new QemuCommandLine.ListeningSocket(ctl), out,
+                err, in, dir.resolve(QEMU_LOG));
+        ProcessHandle qemu = null;
+        long started = System.nanoTime();
+        try {
+            qemu = hypervisor.launch(vm);
+            ctx.recordPid(qemu.pid());
+            if (relay != null) {
+                relay.accept(qemu, Duration.ofSeconds(5));
+            }
+            try (GuestAgent agent = AgentClient.connect(ctl, Duration.ofSeconds(5), bootTimeout)) {
+                GuestAgent.Hello hello = agent.hello();
+                if (hello.state() != GuestAgent.State.BOOTED) {
+                    throw new CapsaException("the guest agent is " + hello.state() + ", not booted");
+                }
+                LOG.debug("container \"{}\": guest booted in {} ms", ctx.id(), (System.nanoTime() - started) / 1_000_000);
+                long guestPid = agent.create(plan.orders());
+                ctx.putData("vm.guestPid", Long.toString(guestPid));
+            }
+            if (relay != null) {
+                ProcessHandle q = qemu;
+                // ^C or a crash of this JVM during a foreground run must not leave the guest behind
+                Thread reaper = new Thread(() -> q.destroyForcibly(), "capsa-vm-reaper");
+                Runtime.getRuntime().addShutdownHook(reaper);
+                FOREGROUND.put(dir, new Foreground(qemu, relay, reaper));
+            }
+        } catch (RuntimeException e) {
+            if (qemu != null) {
+                kill(qemu);
+            }
+            if (relay != null) {
+                relay.close();
+            }
+            throw new CapsaException("container \"" + ctx.id() + "\": the guest did not come up: " + e.getMessage()
+                    + consoleTail(dir), e);
+        }
     }
 
     @Override
     public void start(ContainerContext ctx) {
-        throw BackendUnavailableException.unsupported(NAME, "start");
+        try (GuestAgent agent = agent(ctx)) {
+            agent.hello();
+            ctx.putData(STARTED, "1");
+            agent.start();
+        } catch (AgentException e) {
+            if (e.step().equals("exec")) {
+                // runc's wording, which engines and people grep for
+                throw new CapsaException("container \"" + ctx.id() + "\": unable to start container process: exec: "
+                        + e.getMessage(), e);
+            }
+            throw new CapsaException("container \"" + ctx.id() + "\": " + e.getMessage(), e);
+        }
     }
 
     @Override
     public Status status(ContainerContext ctx) {
-        throw BackendUnavailableException.unsupported(NAME, "state");
+        if (!ctx.processAlive()) {
+            return Status.STOPPED;
+        }
+        return ctx.data(STARTED).isPresent() ? Status.RUNNING : Status.CREATED;
     }
 
     @Override
     public void kill(ContainerContext ctx, int signal, boolean all) {
-        throw BackendUnavailableException.unsupported(NAME, "kill");
+        if (!ctx.processAlive()) {
+            throw new CapsaException("container \"" + ctx.id() + "\": its guest is gone");
+        }
+        try (GuestAgent agent = agent(ctx)) {
+            agent.hello();
+            agent.signal(signal);
+        } catch (AgentException e) {
+            if (signal == Signals.SIGKILL && e.step().isEmpty()) {
+                LOG.warn("container \"{}\": the guest agent does not answer ({}); killing the guest", ctx.id(),
+                        e.getMessage());
+                ProcessHandle.of(ctx.pid().getAsLong()).ifPresent(VmBackend::kill);
+                return;
+            }
+            throw new CapsaException("container \"" + ctx.id() + "\": " + e.getMessage(), e);
+        }
     }
 
     @Override
     public void delete(ContainerContext ctx, boolean force) {
-        throw BackendUnavailableException.unsupported(NAME, "delete");
+        Foreground fg = FOREGROUND.remove(ctx.stateDir());
+        if (ctx.processAlive()) {
+            if (!force) {
+                throw new CapsaException("container \"" + ctx.id() + "\" is still running");
+            }
+            stopGuest(ctx);
+        }
+        if (fg != null) {
+            fg.relay().close();
+            removeHook(fg.reaper());
+        }
+        try {
+            Files.deleteIfExists(ctx.stateDir().resolve(CTL));
+        } catch (IOException e) {
+            throw new CapsaException("container \"" + ctx.id() + "\": cannot remove its files: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public int waitExit(ContainerContext ctx) {
+        Foreground fg = FOREGROUND.get(ctx.stateDir());
+        GuestAgent.Exit exit;
+        try (GuestAgent agent = agent(ctx)) {
+            agent.hello();
+            exit = agent.awaitExit();
+            if (fg != null && !fg.relay().awaitCounts(exit.stdoutBytes(), exit.stderrBytes(), REPLY_TIMEOUT)) {
+                LOG.warn("container \"{}\": the guest wrote {} and {} bytes to stdout and stderr, {} and {} arrived",
+                        ctx.id(), exit.stdoutBytes(), exit.stderrBytes(), fg.relay().outBytes(), fg.relay().errBytes());
+            }
+            agent.powerOff();
+        } catch (AgentException e) {
+            throw new CapsaException("container \"" + ctx.id() + "\": lost the guest agent: " + e.getMessage()
+                    + consoleTail(ctx.stateDir()), e);
+        }
+        ProcessHandle.of(ctx.pid().getAsLong()).ifPresent(q -> {
+            if (!awaitGone(q, GONE_TIMEOUT)) {
+                kill(q);
+            }
+        });
+        return exit.code();
+    }
+
+    // ---- internals
+
+    private GuestAgent agent(ContainerContext ctx) {
+        return agents.apply(ctx.stateDir().resolve(CTL));
+    }
+
+    /** Asks the agent to power off; kills QEMU if it does not go in time. */
+    private void stopGuest(ContainerContext ctx) {
+        ProcessHandle qemu = ProcessHandle.of(ctx.pid().getAsLong()).orElse(null);
+        if (qemu == null) {
+            return;
+        }
+        boolean acked = false;
+        try (GuestAgent agent = agent(ctx)) {
+            agent.hello();
+            agent.powerOff();
+            acked = true;
+        } catch (RuntimeException e) {
+            LOG.debug("container \"{}\": power-off through the agent failed: {}", ctx.id(), e.getMessage());
+        }
+        if (!acked || !awaitGone(qemu, Duration.ofSeconds(2))) {
+            try {
+                ctx.os().kill(qemu.pid(), Signals.SIGKILL);
+            } catch (SyscallException e) {
+                if (e.errno() != 3) { // ESRCH: it went meanwhile
+                    throw e;
+                }
+            }
+            if (!awaitGoneCtx(ctx, GONE_TIMEOUT)) {
+                throw new CapsaException("container \"" + ctx.id() + "\": QEMU (pid " + qemu.pid()
+                        + ") is still there " + GONE_TIMEOUT.toMillis() + " ms after SIGKILL");
+            }
+        }
+    }
+
+    private static boolean awaitGoneCtx(ContainerContext ctx, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (ctx.processAlive()) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            sleep(5);
+        }
+        return true;
+    }
+
+    static boolean awaitGone(ProcessHandle p, Duration timeout) {
+        try {
+            p.onExit().get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            return true;
+        } catch (java.util.concurrent.TimeoutException e) {
+            return !p.isAlive();
+        } catch (java.util.concurrent.ExecutionException e) {
+            return !p.isAlive();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return !p.isAlive();
+        }
+    }
+
+    private static void kill(ProcessHandle qemu) {
+        qemu.destroyForcibly();
+        if (!awaitGone(qemu, GONE_TIMEOUT)) {
+            LOG.warn("QEMU (pid {}) is still there {} ms after SIGKILL", qemu.pid(), GONE_TIMEOUT.toMillis());
+        }
+    }
+
+    private static void removeHook(Thread hook) {
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException e) {
+            // shutting down already
+        }
+    }
+
+    private static Path rootfs(ContainerContext ctx) {
+        String path = ctx.spec().root() == null ? null : ctx.spec().root().path();
+        if (path == null || path.isEmpty()) {
+            throw new dev.capsa.error.InvalidSpecException("/root/path", "the vm backend needs a root filesystem");
+        }
+        Path p = Path.of(path);
+        return (p.isAbsolute() ? p : ctx.bundle().resolve(p)).normalize();
+    }
+
+    /** A socket path in the state dir; sun_path holds 107 bytes and a NUL. */
+    private static Path socket(Path dir, String name) {
+        Path socket = dir.resolve(name);
+        if (socket.toString().getBytes(StandardCharsets.UTF_8).length > 107) {
+            throw new CapsaException("the socket path " + socket + " is too long for a unix socket (--root is too deep)");
+        }
+        return socket;
+    }
+
+    /** The last lines of the guest's console and QEMU's own messages, for an error a user can act on. */
+    static String consoleTail(Path dir) {
+        StringBuilder out = new StringBuilder();
+        for (String name : List.of(CONSOLE, QEMU_LOG)) {
+            try {
+                List<String> lines = Files.readAllLines(dir.resolve(name), StandardCharsets.UTF_8);
+                List<String> tail = lines.subList(Math.max(0, lines.size() - 15), lines.size()).stream()
+                        .filter(l -> !l.isBlank()).toList();
+                if (!tail.isEmpty()) {
+                    out.append("\n").append(name.equals(CONSOLE) ? "guest console" : "qemu").append(" (")
+                            .append(dir.resolve(name)).append("):\n  ").append(String.join("\n  ", tail));
+                }
+            } catch (IOException e) {
+                // not written
+            }
+        }
+        return out.toString();
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CapsaException("interrupted");
+        }
     }
 }

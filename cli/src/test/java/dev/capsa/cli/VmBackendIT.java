@@ -1,0 +1,281 @@
+package dev.capsa.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.capsa.cli.LauncherIT.Result;
+import dev.capsa.spec.Json;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The vm backend as a user meets it: the built launcher booting real QEMU guests (TCG on the
+ * build machines, about 2.5 s a container) from a busybox bundle, as root. One state root serves
+ * the class, so the accelerator probe (3 s where KVM is unusable) runs once. Each test checks that
+ * no QEMU process and no state is left.
+ */
+@Tag("integration")
+class VmBackendIT {
+    private static final Path BUSYBOX = Path.of("/bin/busybox");
+    private static final Path GUEST = Path.of(System.getenv().getOrDefault("CAPSA_GUEST_DIR", "/var/lib/capsa/guest"));
+    private static final List<String> APPLETS = List.of("sh", "echo", "cat", "sleep", "hostname");
+
+    @TempDir
+    static Path shared;
+
+    @TempDir
+    Path tmp;
+
+    private static Path root;
+    private Path bundle;
+    private final List<String> ids = new ArrayList<>();
+
+    @BeforeAll
+    static void host() {
+        assumeTrue("root".equals(System.getProperty("user.name")), "the vm backend needs root; running as "
+                + System.getProperty("user.name"));
+        assumeTrue(onPath("qemu-system-x86_64"), "no qemu-system-x86_64 (Debian: apt-get install qemu-system-x86)");
+        assumeTrue(Files.exists(GUEST.resolve("current/vmlinux")) || Files.exists(GUEST.resolve("vmlinux")),
+                "no guest image in " + GUEST + " (run scripts/build-guest.sh)");
+        assumeTrue(Files.isExecutable(BUSYBOX), "no " + BUSYBOX + " (Debian: apt-get install busybox-static)");
+        root = shared.resolve("root");
+    }
+
+    private static boolean onPath(String program) {
+        return Stream.of(System.getenv().getOrDefault("PATH", "").split(":"))
+                .anyMatch(d -> !d.isEmpty() && Files.isExecutable(Path.of(d, program)));
+    }
+
+    @BeforeEach
+    void bundle() throws Exception {
+        LauncherIT.launcher();
+        bundle = Files.createDirectories(tmp.resolve("bundle"));
+        Path bin = Files.createDirectories(bundle.resolve("rootfs/bin"));
+        Files.copy(BUSYBOX, bin.resolve("busybox"));
+        for (String applet : APPLETS) {
+            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
+        }
+        Result spec = LauncherIT.exec(bundle, List.of(LauncherIT.launcher().toString(), "spec"));
+        assertEquals(0, spec.code(), spec.err());
+    }
+
+    @AfterEach
+    void nothingLeft() throws Exception {
+        if (bundle == null) {
+            return;
+        }
+        for (String id : ids) {
+            capsa(Map.of(), "delete", "--force", id);
+        }
+        if (Files.isDirectory(root)) {
+            try (Stream<Path> left = Files.list(root)) {
+                assertEquals(List.of(), left.filter(p -> !p.getFileName().toString().startsWith(".")).toList(),
+                        "state left in " + root);
+            }
+        }
+        assertEquals(List.of(), qemuProcesses(), "QEMU processes left behind");
+    }
+
+    /** QEMU processes whose command line mentions this test's directories. */
+    private List<String> qemuProcesses() throws IOException {
+        List<String> found = new ArrayList<>();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : procs.filter(p -> p.getFileName().toString().matches("\\d+")).toList()) {
+                try {
+                    String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8)
+                            .replace('\0', ' ');
+                    if (cmd.contains("qemu-system") && (cmd.contains(root.toString()) || cmd.contains(tmp.toString()))
+                            && !procState(Long.parseLong(p.getFileName().toString())).equals("Z")) {
+                        found.add(p.getFileName() + ": " + cmd);
+                    }
+                } catch (IOException e) {
+                    // gone meanwhile
+                }
+            }
+        }
+        return found;
+    }
+
+    private String id(String name) {
+        ids.add(name);
+        return name;
+    }
+
+    private void args(String... args) throws IOException {
+        Path file = bundle.resolve("config.json");
+        ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
+        ObjectNode process = (ObjectNode) json.get("process");
+        process.put("terminal", false);
+        ArrayNode a = process.putArray("args");
+        for (String arg : args) {
+            a.add(arg);
+        }
+        Files.writeString(file, Json.mapper().writeValueAsString(json));
+    }
+
+    private Result capsa(Map<String, String> env, String... args) throws Exception {
+        List<String> command = new ArrayList<>(List.of(LauncherIT.launcher().toString(), "--root", root.toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command).directory(bundle.toFile());
+        pb.environment().remove("CAPSA_PLUGINS");
+        pb.environment().putAll(env);
+        Path out = Files.createTempFile(tmp, "out", ".txt");
+        Path err = Files.createTempFile(tmp, "err", ".txt");
+        Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        if (!p.waitFor(90, TimeUnit.SECONDS)) {
+            p.destroyForcibly().waitFor();
+            throw new AssertionError("timed out: " + command);
+        }
+        return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
+    }
+
+    private Result capsa(String... args) throws Exception {
+        return capsa(Map.of(), args);
+    }
+
+    private JsonNode state(String id) throws Exception {
+        Result r = capsa("state", id);
+        assertEquals(0, r.code(), r.err());
+        return Json.mapper().readTree(r.out());
+    }
+
+    private static String procState(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+            return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        } catch (IOException e) {
+            return "gone";
+        }
+    }
+
+    private static boolean alive(long pid) {
+        String s = procState(pid);
+        return !s.equals("gone") && !s.equals("Z");
+    }
+
+    @Test
+    void theSameBundlePrintsTheSameUnderNsAndVm() throws Exception {
+        args("echo", "hello");
+        Result ns = capsa("--backend=ns", "run", id("echo-ns"));
+        Result vm = capsa("--backend=vm", "run", id("echo-vm"));
+        assertEquals(0, ns.code(), ns.err());
+        assertEquals(0, vm.code(), vm.err());
+        assertEquals("hello\n", ns.out());
+        assertEquals(ns.out(), vm.out());
+
+        args("sh", "-c", "echo to-stderr >&2; exit 3");
+        ns = capsa("--backend=ns", "run", id("three-ns"));
+        vm = capsa("--backend=vm", "run", id("three-vm"));
+        assertEquals(3, ns.code(), ns.err());
+        assertEquals(3, vm.code(), vm.err());
+        assertTrue(vm.err().contains("to-stderr"), vm.err());
+
+        args("hostname");
+        assertEquals("capsa\n", capsa("--backend=vm", "run", id("hostname-vm")).out());
+    }
+
+    @Test
+    void stdinReachesTheProcessAndItsEofEndsIt() throws Exception {
+        args("cat");
+        Path input = Files.writeString(tmp.resolve("in.txt"), "line one\nline two\n");
+        List<String> command = List.of(LauncherIT.launcher().toString(), "--root", root.toString(), "--backend=vm",
+                "run", id("cat-vm"));
+        Process p = new ProcessBuilder(command).directory(bundle.toFile()).redirectInput(input.toFile())
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue());
+        assertEquals("line one\nline two\n", out);
+    }
+
+    @Test
+    void createStartKillDeleteWalkTheStatesAndLeaveNoQemu() throws Exception {
+        args("sh", "-c", "echo started; exec sleep 60");
+        String id = id("life-vm");
+        Result create = capsa("--backend=vm", "create", id);
+        assertEquals(0, create.code(), create.err());
+        assertEquals("", create.out(), "the process must not run before start");
+        JsonNode created = state(id);
+        assertEquals("created", created.get("status").asText());
+        long qemu = created.get("pid").asLong();
+        assertTrue(alive(qemu), "the guest's QEMU " + qemu);
+
+        Result start = capsa("start", id);
+        assertEquals(0, start.code(), start.err());
+        assertEquals("running", state(id).get("status").asText());
+
+        Result kill = capsa("kill", id, "KILL");
+        assertEquals(0, kill.code(), kill.err());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!state(id).get("status").asText().equals("stopped")) {
+            assertTrue(System.nanoTime() < deadline, "the guest did not stop after kill");
+            Thread.sleep(50);
+        }
+        Result delete = capsa("delete", id);
+        assertEquals(0, delete.code(), delete.err());
+        assertFalse(alive(qemu), "QEMU " + qemu + " is still there");
+        assertFalse(Files.exists(root.resolve(id)));
+    }
+
+    @Test
+    void deleteForceOfACreatedGuestStopsQemu() throws Exception {
+        args("sh", "-c", "echo never");
+        String id = id("force-vm");
+        assertEquals(0, capsa("--backend=vm", "create", id).code());
+        long qemu = state(id).get("pid").asLong();
+        Result delete = capsa("delete", "--force", id);
+        assertEquals(0, delete.code(), delete.err());
+        assertFalse(alive(qemu), "QEMU " + qemu + " is still there");
+    }
+
+    @Test
+    void securityFieldsTheGuestWouldIgnoreAreRefused() throws Exception {
+        args("echo", "x");
+        Path file = bundle.resolve("config.json");
+        ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
+        ((ObjectNode) json.get("linux")).putObject("seccomp").put("defaultAction", "SCMP_ACT_ALLOW");
+        Files.writeString(file, Json.mapper().writeValueAsString(json));
+        Result r = capsa("--backend=vm", "run", id("seccomp-vm"));
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("/linux/seccomp"), r.err());
+    }
+
+    @Test
+    void aGuestThatCannotTakeOrdersFailsCreateWithItsConsoleAndLeavesNothing() throws Exception {
+        // a guest image without modules: the agent boots but finds no control port
+        Path image = Files.createDirectories(tmp.resolve("guest"));
+        Path current = Files.exists(GUEST.resolve("current/vmlinux")) ? GUEST.resolve("current") : GUEST;
+        Files.createSymbolicLink(image.resolve("vmlinux"), current.resolve("vmlinux").toRealPath());
+        Files.write(image.resolve("modules.cpio"), new byte[0]);
+        args("echo", "x");
+        Result r;
+        try {
+            r = capsa(Map.of("CAPSA_GUEST_DIR", image.toString()), "--backend=vm", "run", id("broken-vm"));
+        } finally {
+            Files.delete(image.resolve("vmlinux")); // the link, not the shared image
+        }
+        assertEquals(1, r.code(), r.out());
+        assertTrue(r.err().contains("the guest did not come up"), r.err());
+        assertTrue(r.err().contains("no virtio-serial port named capsa.ctl"), "the console's tail: " + r.err());
+    }
+
+}

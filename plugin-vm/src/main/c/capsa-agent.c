@@ -1,0 +1,804 @@
+/*
+ * capsa-agent: /init of the vm backend's guest (design.md "The vm backend"). It sets up the
+ * container's process inside the guest and relays its stdio; Java on the host decides what the
+ * process is and sends it as orders. It makes no policy decisions of its own: every path, flag
+ * and number comes from the host. It will merge with the ns backend's capsa-init (design.md: the
+ * same static binary is both), once the plan format of the two converges; until then it lives
+ * here, so the ns plugin can change without breaking the guest.
+ *
+ * Boot: mount /dev (devtmpfs), /proc and /sys; load the kernel modules listed in
+ * /etc/capsa/modules (one path per line, dependencies first, as scripts/build-guest.sh wrote
+ * them) with finit_module; find the virtio-serial ports by name (/sys/class/virtio-ports/X/name,
+ * device /dev/X); mount the 9p share with mount_tag "rootfs" on /mnt/rootfs.
+ *
+ * Ports: capsa.ctl (orders and replies), capsa.stdout, capsa.stderr, capsa.stdin (optional).
+ * The host's end of capsa.ctl is a listening socket of QEMU, so every capsa command connects
+ * anew: the agent must live with the host going away and coming back (reads return 0 and poll
+ * says POLLHUP while nobody is connected), and never blocks on writing a reply.
+ *
+ * Protocol on capsa.ctl, one line per message, words separated by one space. A word escapes
+ * every byte <= 0x20, >= 0x7f and '%' as %XX; the word "%" alone is the empty string.
+ *   host -> agent                       agent -> host
+ *   hello VERSION                       hello VERSION STATE [CODE OUT ERR]
+ *                                         STATE: booted created running exited
+ *   Orders (state booted, no reply; an error is reported by "create"):
+ *   hostname NAME
+ *   mount SOURCE DEST FSTYPE FLAGS DATA (DEST inside the rootfs; made if missing)
+ *   mknod DEST MODE MAJOR MINOR         (MODE with S_IF* bits; octal or decimal)
+ *   symlink TARGET DEST
+ *   mkdir DEST
+ *   arg S, env S (repeated), cwd PATH, user UID GID UMASK(-1: keep), groups GID...
+ *   stdin 0|1                           1: relay capsa.stdin to the process's stdin
+ *   exitpoweroff 0|1                    1: power off once the process ended and its output is out
+ *   create                              ready PID | error STEP ERRNO DETAIL
+ *   start                               ok | error STEP ERRNO DETAIL
+ *   signal N                            ok | error kill ERRNO DETAIL
+ *   wait                                exit CODE OUT ERR (when the process has ended)
+ *   poweroff                            ok, then the guest powers off
+ * CODE is the exit status, 128+n for signal n. OUT and ERR are the bytes written to capsa.stdout
+ * and capsa.stderr: the host acks with "poweroff" only after it has read that many, because
+ * output still queued in a virtqueue is lost when the guest powers off.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROTOCOL 1
+#define ROOT "/mnt/rootfs"
+#define MAX_ITEMS 512
+#define LINE_MAX_BYTES 65536
+
+extern char **environ;
+
+enum state { BOOTED, CREATED, RUNNING, EXITED };
+static const char *state_names[] = {"booted", "created", "running", "exited"};
+
+struct stream { /* one output of the process, relayed from a pipe to a port */
+    int pipe_fd, port_fd;
+    char buf[16384];
+    size_t len, off;
+    unsigned long long total;
+};
+
+static struct {
+    enum state state;
+    char *args[MAX_ITEMS + 1], *env[MAX_ITEMS + 1], *cwd;
+    int nargs, nenv;
+    long uid, gid, umask_value;
+    gid_t groups[MAX_ITEMS];
+    int ngroups, has_groups;
+    int stdin_relay, exit_poweroff;
+    char error[512]; /* the first failed order, reported by "create" */
+    char boot_error[512];
+    pid_t child;
+    int start_fd, exec_err_fd;
+    int code;
+    struct stream out, err;
+    int stdin_port, stdin_pipe;
+    int ctl;
+    char inbuf[LINE_MAX_BYTES];
+    size_t inlen;
+    int wait_pending;
+} g = {.uid = 0, .gid = 0, .umask_value = -1, .start_fd = -1, .exec_err_fd = -1, .stdin_port = -1,
+       .stdin_pipe = -1, .ctl = -1};
+
+static void agent_log(const char *fmt, ...) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return;
+    }
+    if ((size_t)n > sizeof line - 2) {
+        n = sizeof line - 2;
+    }
+    line[n++] = '\n';
+    if (write(2, "capsa-agent: ", 13) < 0 || write(2, line, n) < 0) {
+        /* the console is all there is */
+    }
+}
+
+static void power_off(void) {
+    sync();
+    reboot(RB_POWER_OFF);
+    for (;;) {
+        pause();
+    }
+}
+
+static void nap_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- replies on capsa.ctl: never block on a host that is not there */
+
+static void reply(const char *fmt, ...) {
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return;
+    }
+    if ((size_t)n > sizeof line - 2) {
+        n = sizeof line - 2;
+    }
+    line[n++] = '\n';
+    /* The port's "host connected" news travels on virtio-serial's control queue, the host's
+     * question on the port's own queue, so the question can come first: a port that looks
+     * hung up right after a question is usually one whose news is late. Try for 2 s, then drop
+     * the reply (nobody listens; the next connection asks again). */
+    int off = 0;
+    for (int tries = 0; off < n && tries < 200; tries++) {
+        ssize_t w = write(g.ctl, line + off, n - off);
+        if (w > 0) {
+            off += w;
+            continue;
+        }
+        if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            return;
+        }
+        struct pollfd p = {g.ctl, POLLOUT, 0};
+        if (poll(&p, 1, 10) > 0 && (p.revents & POLLHUP)) {
+            nap_ms(10);
+        }
+    }
+}
+
+/* an error message as one escaped word */
+static void escape(const char *in, char *out, size_t size) {
+    size_t o = 0;
+    if (*in == 0 && size > 1) {
+        out[o++] = '%';
+    }
+    for (; *in && o + 4 < size; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c <= 0x20 || c >= 0x7f || c == '%') {
+            o += snprintf(out + o, size - o, "%%%02X", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = 0;
+}
+
+static void fail(const char *step, int err, const char *fmt, ...) {
+    if (g.error[0]) {
+        return;
+    }
+    char detail[400], word[460];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    escape(detail, word, sizeof word);
+    snprintf(g.error, sizeof g.error, "error %s %d %s", step, err, word);
+}
+
+/* ---- words */
+
+static int unescape(char *w) {
+    if (strcmp(w, "%") == 0) {
+        *w = 0;
+        return 0;
+    }
+    char *o = w;
+    for (char *i = w; *i; i++) {
+        if (*i == '%') {
+            if (!isxdigit((unsigned char)i[1]) || !isxdigit((unsigned char)i[2])) {
+                return -1;
+            }
+            char hex[3] = {i[1], i[2], 0};
+            *o++ = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            *o++ = *i;
+        }
+    }
+    *o = 0;
+    return 0;
+}
+
+static int split(char *line, char **words, int max) {
+    int n = 0;
+    for (char *save = NULL, *w = strtok_r(line, " ", &save); w && n < max; w = strtok_r(NULL, " ", &save)) {
+        if (unescape(w) < 0) {
+            return -1;
+        }
+        words[n++] = w;
+    }
+    return n;
+}
+
+static int number(const char *s, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 0);
+    if (errno || end == s || *end) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* ---- the rootfs */
+
+static void inside(const char *dest, char *path, size_t size) {
+    snprintf(path, size, "%s/%s", ROOT, dest[0] == '/' ? dest + 1 : dest);
+}
+
+static int mkdirs(const char *path, mode_t mode) {
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, mode) < 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    return mkdir(tmp, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void order_mount(char **w) {
+    long flags;
+    char dest[4096];
+    if (number(w[3], &flags) < 0) {
+        fail("mount", EINVAL, "bad flags %s", w[3]);
+        return;
+    }
+    inside(w[1], dest, sizeof dest);
+    if (mkdirs(dest, 0755) < 0) {
+        fail("mkdir", errno, "%s", w[1]);
+        return;
+    }
+    if (mount(w[0], dest, w[2], (unsigned long)flags, w[4][0] ? w[4] : NULL) < 0) {
+        fail("mount", errno, "%s on %s", w[2], w[1]);
+    }
+}
+
+static void order_mknod(char **w) {
+    long mode, major, minor;
+    char dest[4096];
+    if (number(w[1], &mode) < 0 || number(w[2], &major) < 0 || number(w[3], &minor) < 0) {
+        fail("mknod", EINVAL, "bad numbers for %s", w[0]);
+        return;
+    }
+    inside(w[0], dest, sizeof dest);
+    unlink(dest);
+    if (mknod(dest, (mode_t)mode, makedev(major, minor)) < 0) {
+        fail("mknod", errno, "%s", w[0]);
+    }
+}
+
+static void order_symlink(char **w) {
+    char dest[4096];
+    inside(w[1], dest, sizeof dest);
+    if (symlink(w[0], dest) < 0 && errno != EEXIST) {
+        fail("symlink", errno, "%s", w[1]);
+    }
+}
+
+/* ---- the process */
+
+static int pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
+}
+
+static void child_fail(int fd, int err) {
+    if (write(fd, &err, sizeof err) < 0) {
+        /* the agent sees EOF instead */
+    }
+    _exit(127);
+}
+
+static void create_process(void) {
+    if (g.boot_error[0]) {
+        reply("%s", g.boot_error);
+        return;
+    }
+    if (g.error[0]) {
+        reply("%s", g.error);
+        return;
+    }
+    if (g.nargs == 0) {
+        reply("error args %d %s", EINVAL, "no%20process%20args");
+        return;
+    }
+    int start[2], report[2], out[2], err[2], in[2] = {-1, -1};
+    if (pipe_cloexec(start) < 0 || pipe_cloexec(report) < 0 || pipe_cloexec(out) < 0 || pipe_cloexec(err) < 0
+        || (g.stdin_relay && pipe_cloexec(in) < 0)) {
+        reply("error pipe %d %s", errno, "%");
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        reply("error fork %d %s", errno, "%");
+        return;
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        setsid();
+        int null = open("/dev/null", O_RDWR);
+        if (dup2(g.stdin_relay ? in[0] : null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) {
+            child_fail(report[1], errno);
+        }
+        if (chdir(ROOT) < 0 || chroot(".") < 0) {
+            child_fail(report[1], errno);
+        }
+        if (g.cwd && chdir(g.cwd) < 0) {
+            child_fail(report[1], errno);
+        }
+        if ((g.has_groups && setgroups(g.ngroups, g.groups) < 0) || setgid((gid_t)g.gid) < 0
+            || setuid((uid_t)g.uid) < 0) {
+            child_fail(report[1], errno);
+        }
+        if (g.umask_value >= 0) {
+            umask((mode_t)g.umask_value);
+        }
+        char go;
+        if (read(start[0], &go, 1) != 1) {
+            _exit(127); /* the agent went away or the container was deleted before start */
+        }
+        environ = g.env;
+        execvp(g.args[0], g.args);
+        child_fail(report[1], errno);
+    }
+    close(start[0]);
+    close(report[1]);
+    close(out[1]);
+    close(err[1]);
+    if (g.stdin_relay) {
+        close(in[0]);
+        g.stdin_pipe = in[1];
+        fcntl(in[1], F_SETFL, O_NONBLOCK);
+    }
+    g.child = pid;
+    g.start_fd = start[1];
+    g.exec_err_fd = report[0];
+    g.out.pipe_fd = out[0];
+    g.err.pipe_fd = err[0];
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(err[0], F_SETFL, O_NONBLOCK);
+    g.state = CREATED;
+    reply("ready %d", (int)pid);
+}
+
+static void start_process(void) {
+    if (g.state != CREATED) {
+        reply("error start %d the%%20process%%20is%%20%s", EINVAL, state_names[g.state]);
+        return;
+    }
+    if (write(g.start_fd, "g", 1) != 1) {
+        reply("error start %d release", errno);
+        return;
+    }
+    close(g.start_fd);
+    g.start_fd = -1;
+    int err = 0;
+    ssize_t n = read(g.exec_err_fd, &err, sizeof err); /* EOF: exec succeeded (close-on-exec) */
+    close(g.exec_err_fd);
+    g.exec_err_fd = -1;
+    g.state = RUNNING;
+    if (n == (ssize_t)sizeof err) {
+        char word[300];
+        escape(g.args[0], word, sizeof word);
+        reply("error exec %d %s", err, word);
+        return;
+    }
+    reply("ok");
+}
+
+static void signal_process(char *arg) {
+    long sig;
+    if (number(arg, &sig) < 0) {
+        reply("error kill %d bad%%20signal", EINVAL);
+        return;
+    }
+    if (g.state == BOOTED || g.state == EXITED) {
+        reply("error kill %d the%%20process%%20is%%20%s", ESRCH, state_names[g.state]);
+        return;
+    }
+    if (kill(g.child, (int)sig) < 0) {
+        reply("error kill %d %d", errno, (int)g.child);
+        return;
+    }
+    reply("ok");
+}
+
+static void send_exit(void) {
+    reply("exit %d %llu %llu", g.code, g.out.total, g.err.total);
+    g.wait_pending = 0;
+}
+
+static void order(char *line) {
+    char *w[MAX_ITEMS + 1];
+    int n = split(line, w, MAX_ITEMS);
+    if (n < 0) {
+        fail("protocol", EINVAL, "bad escape");
+        return;
+    }
+    if (n == 0) {
+        return;
+    }
+    const char *cmd = w[0];
+    char **a = w + 1;
+    int na = n - 1;
+    if (strcmp(cmd, "hello") == 0) {
+        g.wait_pending = 0; /* a new connection: whatever the last one waited for is its own business */
+        if (g.state == EXITED) {
+            reply("hello %d exited %d %llu %llu", PROTOCOL, g.code, g.out.total, g.err.total);
+        } else {
+            reply("hello %d %s", PROTOCOL, state_names[g.state]);
+        }
+    } else if (strcmp(cmd, "create") == 0) {
+        if (g.state != BOOTED) {
+            reply("error create %d already%%20created", EEXIST);
+        } else {
+            create_process();
+        }
+    } else if (strcmp(cmd, "start") == 0) {
+        start_process();
+    } else if (strcmp(cmd, "signal") == 0 && na == 1) {
+        signal_process(a[0]);
+    } else if (strcmp(cmd, "wait") == 0) {
+        g.wait_pending = 1;
+        if (g.state == EXITED) {
+            send_exit();
+        }
+    } else if (strcmp(cmd, "poweroff") == 0) {
+        reply("ok");
+        nap_ms(20); /* let the reply leave */
+        power_off();
+    } else if (g.state != BOOTED) {
+        fail("protocol", EINVAL, "order %s after create", cmd);
+    } else if (strcmp(cmd, "hostname") == 0 && na == 1) {
+        if (sethostname(a[0], strlen(a[0])) < 0) {
+            fail("sethostname", errno, "%s", a[0]);
+        }
+    } else if (strcmp(cmd, "mount") == 0 && na == 5) {
+        order_mount(a);
+    } else if (strcmp(cmd, "mknod") == 0 && na == 4) {
+        order_mknod(a);
+    } else if (strcmp(cmd, "symlink") == 0 && na == 2) {
+        order_symlink(a);
+    } else if (strcmp(cmd, "mkdir") == 0 && na == 1) {
+        char path[4096];
+        inside(a[0], path, sizeof path);
+        if (mkdirs(path, 0755) < 0) {
+            fail("mkdir", errno, "%s", a[0]);
+        }
+    } else if (strcmp(cmd, "arg") == 0 && na == 1 && g.nargs < MAX_ITEMS) {
+        g.args[g.nargs++] = strdup(a[0]);
+    } else if (strcmp(cmd, "env") == 0 && na == 1 && g.nenv < MAX_ITEMS) {
+        g.env[g.nenv++] = strdup(a[0]);
+    } else if (strcmp(cmd, "cwd") == 0 && na == 1) {
+        g.cwd = strdup(a[0]);
+    } else if (strcmp(cmd, "user") == 0 && na == 3) {
+        if (number(a[0], &g.uid) < 0 || number(a[1], &g.gid) < 0 || number(a[2], &g.umask_value) < 0) {
+            fail("user", EINVAL, "bad numbers");
+        }
+    } else if (strcmp(cmd, "groups") == 0) {
+        g.has_groups = 1;
+        for (int i = 0; i < na && g.ngroups < MAX_ITEMS; i++) {
+            long v;
+            if (number(a[i], &v) < 0) {
+                fail("groups", EINVAL, "bad gid %s", a[i]);
+                return;
+            }
+            g.groups[g.ngroups++] = (gid_t)v;
+        }
+    } else if (strcmp(cmd, "stdin") == 0 && na == 1) {
+        g.stdin_relay = strcmp(a[0], "1") == 0 && g.stdin_port >= 0;
+    } else if (strcmp(cmd, "exitpoweroff") == 0 && na == 1) {
+        g.exit_poweroff = strcmp(a[0], "1") == 0;
+    } else {
+        fail("protocol", EINVAL, "unknown order %s with %d words", cmd, na);
+    }
+}
+
+/* ---- boot */
+
+static void load_modules(void) {
+    FILE *f = fopen("/etc/capsa/modules", "re");
+    if (!f) {
+        return; /* a kernel with everything built in */
+    }
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (!line[0]) {
+            continue;
+        }
+        int fd = open(line, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || (syscall(SYS_finit_module, fd, "", 0) < 0 && errno != EEXIST)) {
+            agent_log("cannot load %s: %s", line, strerror(errno));
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+    fclose(f);
+}
+
+/* the device of the virtio-serial port with that name, opened; -1 if it does not appear in time */
+static int open_port(const char *name, int wait_ms) {
+    for (int waited = 0;; waited += 10) {
+        DIR *d = opendir("/sys/class/virtio-ports");
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (e->d_name[0] == '.') {
+                continue;
+            }
+            char path[512], value[128] = "";
+            snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
+            int fd = open(path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0) {
+                continue;
+            }
+            ssize_t n = read(fd, value, sizeof value - 1);
+            close(fd);
+            value[n > 0 ? n : 0] = 0;
+            value[strcspn(value, "\n")] = 0;
+            if (strcmp(value, name) == 0) {
+                snprintf(path, sizeof path, "/dev/%s", e->d_name);
+                int port = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+                if (port >= 0) {
+                    closedir(d);
+                    return port;
+                }
+            }
+        }
+        if (d) {
+            closedir(d);
+        }
+        if (waited >= wait_ms) {
+            return -1;
+        }
+        nap_ms(10);
+    }
+}
+
+static void boot(void) {
+    mkdir("/dev", 0755);
+    mkdir("/proc", 0555);
+    mkdir("/sys", 0555);
+    mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    int console = open("/dev/console", O_RDWR | O_CLOEXEC);
+    if (console >= 0) {
+        dup2(console, 1);
+        dup2(console, 2);
+    }
+    load_modules();
+    g.ctl = open_port("capsa.ctl", 10000);
+    if (g.ctl < 0) {
+        agent_log("no virtio-serial port named capsa.ctl: nothing to take orders from");
+        power_off();
+    }
+    g.out.port_fd = open_port("capsa.stdout", 2000);
+    g.err.port_fd = open_port("capsa.stderr", 2000);
+    g.stdin_port = open_port("capsa.stdin", 0);
+    if (g.out.port_fd < 0 || g.err.port_fd < 0) {
+        snprintf(g.boot_error, sizeof g.boot_error, "error ports %d capsa.stdout%%20or%%20capsa.stderr", ENODEV);
+    }
+    mkdirs(ROOT, 0755);
+    if (mount("rootfs", ROOT, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=none") < 0) {
+        snprintf(g.boot_error, sizeof g.boot_error, "error mount9p %d rootfs", errno);
+        agent_log("cannot mount the 9p share rootfs: %s", strerror(errno));
+    }
+}
+
+/* ---- the main loop: ctl orders, the process's output and stdin, its exit */
+
+static void reap(int sfd) {
+    struct signalfd_siginfo si;
+    while (read(sfd, &si, sizeof si) > 0) {
+    }
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == g.child && (g.state == CREATED || g.state == RUNNING)) {
+            g.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            g.child = 0;
+            kill(-1, SIGKILL); /* like the end of a pid namespace: nothing outlives the container's init */
+            if (g.start_fd >= 0) {
+                close(g.start_fd);
+                g.start_fd = -1;
+            }
+        }
+    }
+}
+
+/* 1 while the stream still has something to relay */
+static int stream_open(struct stream *s) {
+    return s->pipe_fd >= 0 || s->len > s->off;
+}
+
+static void stream_io(struct stream *s, short pipe_ev, short port_ev) {
+    if (s->len == s->off && s->pipe_fd >= 0 && (pipe_ev & (POLLIN | POLLHUP))) {
+        ssize_t n = read(s->pipe_fd, s->buf, sizeof s->buf);
+        if (n > 0) {
+            s->len = (size_t)n;
+            s->off = 0;
+        } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+            close(s->pipe_fd);
+            s->pipe_fd = -1;
+        }
+    }
+    if (s->len > s->off && (port_ev & POLLOUT)) {
+        ssize_t n = write(s->port_fd, s->buf + s->off, s->len - s->off);
+        if (n > 0) {
+            s->off += (size_t)n;
+            s->total += (unsigned long long)n;
+            if (s->off == s->len) {
+                s->len = s->off = 0;
+            }
+        }
+    }
+}
+
+static void ctl_input(void) {
+    for (;;) {
+        ssize_t n = read(g.ctl, g.inbuf + g.inlen, sizeof g.inbuf - 1 - g.inlen);
+        if (n == 0) {
+            /* nobody connected, or the news that somebody is comes late (see reply): keep what
+             * was read and a pending wait; a new connection's "hello" resets the wait */
+            return;
+        }
+        if (n < 0) {
+            return;
+        }
+        g.inlen += (size_t)n;
+        char *start = g.inbuf, *nl;
+        while ((nl = memchr(start, '\n', g.inlen - (size_t)(start - g.inbuf)))) {
+            *nl = 0;
+            order(start);
+            start = nl + 1;
+        }
+        g.inlen -= (size_t)(start - g.inbuf);
+        memmove(g.inbuf, start, g.inlen);
+        if (g.inlen == sizeof g.inbuf - 1) {
+            g.inlen = 0; /* a line that long is not from capsa */
+        }
+    }
+}
+
+int main(void) {
+    if (getpid() != 1) {
+        fprintf(stderr, "capsa-agent: runs as /init of the vm backend's guest only\n");
+        return 2;
+    }
+    g.out.pipe_fd = g.err.pipe_fd = -1;
+    boot();
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    char stdin_buf[16384];
+    size_t stdin_len = 0, stdin_off = 0;
+    for (;;) {
+        struct pollfd p[8];
+        int np = 0;
+        int i_sig = np;
+        p[np++] = (struct pollfd){sfd, POLLIN, 0};
+        int i_ctl = np;
+        p[np++] = (struct pollfd){g.ctl, POLLIN, 0};
+        struct stream *streams[2] = {&g.out, &g.err};
+        int i_pipe[2], i_port[2];
+        for (int k = 0; k < 2; k++) {
+            struct stream *s = streams[k];
+            i_pipe[k] = i_port[k] = -1;
+            if (s->len == s->off && s->pipe_fd >= 0) {
+                i_pipe[k] = np;
+                p[np++] = (struct pollfd){s->pipe_fd, POLLIN, 0};
+            } else if (s->len > s->off) {
+                i_port[k] = np;
+                p[np++] = (struct pollfd){s->port_fd, POLLOUT, 0};
+            }
+        }
+        int i_in = -1, i_inpipe = -1;
+        if (g.stdin_pipe >= 0 && g.state == RUNNING) {
+            if (stdin_len == stdin_off) {
+                i_in = np;
+                p[np++] = (struct pollfd){g.stdin_port, POLLIN, 0};
+            } else {
+                i_inpipe = np;
+                p[np++] = (struct pollfd){g.stdin_pipe, POLLOUT, 0};
+            }
+        }
+        /* a port whose host end is gone polls POLLHUP at once: look again in 50 ms instead of spinning */
+        int timeout = -1;
+        struct pollfd probe[2] = {{g.ctl, POLLIN, 0}, {i_in >= 0 ? g.stdin_port : -1, POLLIN, 0}};
+        poll(probe, 2, 0);
+        if ((probe[0].revents & POLLHUP) && !(probe[0].revents & POLLIN)) {
+            p[i_ctl].fd = -1;
+            timeout = 50;
+        }
+        if (i_in >= 0 && (probe[1].revents & POLLHUP) && !(probe[1].revents & POLLIN)) {
+            close(g.stdin_pipe); /* the host half-closed stdin: EOF for the process */
+            g.stdin_pipe = -1;
+            p[i_in].fd = -1;
+        }
+        if (poll(p, np, timeout) < 0 && errno != EINTR) {
+            agent_log("poll: %s", strerror(errno));
+            nap_ms(50);
+            continue;
+        }
+        if (p[i_sig].revents) {
+            reap(sfd);
+        }
+        if (i_ctl >= 0 && p[i_ctl].fd >= 0 && p[i_ctl].revents) {
+            ctl_input();
+        }
+        for (int k = 0; k < 2; k++) {
+            stream_io(streams[k], i_pipe[k] >= 0 ? p[i_pipe[k]].revents : 0,
+                      i_port[k] >= 0 ? p[i_port[k]].revents : 0);
+        }
+        if (i_in >= 0 && p[i_in].fd >= 0 && (p[i_in].revents & POLLIN)) {
+            ssize_t n = read(g.stdin_port, stdin_buf, sizeof stdin_buf);
+            if (n > 0) {
+                stdin_len = (size_t)n;
+                stdin_off = 0;
+            } else if (n == 0) {
+                close(g.stdin_pipe);
+                g.stdin_pipe = -1;
+            }
+        }
+        if (i_inpipe >= 0 && (p[i_inpipe].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            ssize_t n = write(g.stdin_pipe, stdin_buf + stdin_off, stdin_len - stdin_off);
+            if (n > 0) {
+                stdin_off += (size_t)n;
+            } else if (errno != EAGAIN && errno != EINTR) {
+                close(g.stdin_pipe); /* the process closed its stdin */
+                g.stdin_pipe = -1;
+            }
+            if (stdin_off == stdin_len) {
+                stdin_len = stdin_off = 0;
+            }
+        }
+        if ((g.state == CREATED || g.state == RUNNING) && g.child == 0 && !stream_open(&g.out)
+            && !stream_open(&g.err)) {
+            g.state = EXITED;
+            if (g.stdin_pipe >= 0) {
+                close(g.stdin_pipe);
+                g.stdin_pipe = -1;
+            }
+            if (g.wait_pending) {
+                send_exit();
+            }
+            if (g.exit_poweroff) {
+                power_off();
+            }
+        }
+    }
+}

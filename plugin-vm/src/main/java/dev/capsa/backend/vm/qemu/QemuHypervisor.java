@@ -1,0 +1,124 @@
+package dev.capsa.backend.vm.qemu;
+
+import dev.capsa.backend.vm.Hypervisor;
+import dev.capsa.backend.vm.VmConfig;
+import dev.capsa.error.CapsaException;
+import dev.capsa.spi.Availability;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The default launcher: a qemu-system-x86_64 process per guest. */
+public final class QemuHypervisor implements Hypervisor {
+    public static final String BINARY = "qemu-system-x86_64";
+    private static final String PROBE_RESOURCE = "/accel-probe.bin";
+
+    private final String binary;
+
+    public QemuHypervisor(String binary) {
+        this.binary = binary;
+    }
+
+    /** The binary named by CAPSA_QEMU, else qemu-system-x86_64 from PATH. */
+    public static QemuHypervisor fromEnvironment() {
+        String configured = System.getenv("CAPSA_QEMU");
+        return new QemuHypervisor(configured != null && !configured.isBlank() ? configured : BINARY);
+    }
+
+    @Override
+    public Availability probe() {
+        return find(binary) != null ? Availability.yes()
+                : Availability.no("no " + binary + " on PATH (Debian: apt-get install qemu-system-x86)");
+    }
+
+    @Override
+    public Accelerator.Choice accelerator(Path cacheDir) {
+        Path image = null;
+        try (InputStream in = QemuHypervisor.class.getResourceAsStream(PROBE_RESOURCE)) {
+            if (in == null) {
+                return new Accelerator.Choice("tcg", "this build of the vm plugin has no accelerator probe");
+            }
+            Files.createDirectories(cacheDir);
+            image = Files.createTempFile(cacheDir, ".vm-accel-probe", ".bin");
+            Files.write(image, in.readAllBytes());
+            return new Accelerator(binary, Path.of("/dev/kvm"), Accelerator::runProcess)
+                    .choose(cacheDir.resolve(".vm-accelerator"), bootId(), image);
+        } catch (IOException e) {
+            return new Accelerator.Choice("tcg", "cannot run the accelerator probe: " + e.getMessage());
+        } finally {
+            if (image != null) {
+                try {
+                    Files.deleteIfExists(image);
+                } catch (IOException e) {
+                    // a temp file in the state root
+                }
+            }
+        }
+    }
+
+    /** The argv of one guest. */
+    public List<String> commandLine(VmConfig vm) {
+        QemuCommandLine cl = new QemuCommandLine(binary)
+                .add(new QemuCommandLine.Machine("microvm", vm.accel()))
+                .add(new QemuCommandLine.Memory(vm.memoryMib()))
+                .add(new QemuCommandLine.Cpus(vm.cpus()))
+                .add(new QemuCommandLine.Boot(vm.kernel(), vm.initrd(), vm.tscKhz()))
+                .add(new QemuCommandLine.Serial(vm.console()))
+                .add(new QemuCommandLine.Share9p("r", vm.rootfs(), "rootfs"))
+                .add(new QemuCommandLine.SerialBus())
+                .add(new QemuCommandLine.Port("ctl", "capsa.ctl", vm.ctl()))
+                .add(new QemuCommandLine.Port("stdout", "capsa.stdout", vm.stdout()))
+                .add(new QemuCommandLine.Port("stderr", "capsa.stderr", vm.stderr()));
+        if (vm.stdin() != null) {
+            cl.add(new QemuCommandLine.Port("stdin", "capsa.stdin", vm.stdin()));
+        }
+        return cl.argv();
+    }
+
+    @Override
+    public ProcessHandle launch(VmConfig vm) {
+        // setsid(1) execs QEMU in a session of its own without forking (the JVM's child is no group
+        // leader), so the pid is QEMU's and a terminal's signals to capsa's group do not reach it
+        List<String> argv = new ArrayList<>();
+        argv.add("setsid");
+        argv.addAll(commandLine(vm));
+        try {
+            Process p = new ProcessBuilder(argv)
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(vm.log().toFile()))
+                    .start();
+            return p.toHandle();
+        } catch (IOException e) {
+            throw new CapsaException("cannot start " + binary + ": " + e.getMessage(), e);
+        }
+    }
+
+    static String bootId() {
+        try {
+            return Files.readString(Path.of("/proc/sys/kernel/random/boot_id"), StandardCharsets.US_ASCII).strip();
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
+    /** The program's path: itself when it has a slash, else the first match on PATH. */
+    static Path find(String program) {
+        if (program.contains("/")) {
+            Path p = Path.of(program);
+            return Files.isExecutable(p) ? p : null;
+        }
+        String path = System.getenv().getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin");
+        for (String dir : path.split(":")) {
+            if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, program))) {
+                return Path.of(dir, program);
+            }
+        }
+        return null;
+    }
+}

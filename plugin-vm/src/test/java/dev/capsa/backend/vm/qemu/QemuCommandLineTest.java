@@ -1,0 +1,86 @@
+package dev.capsa.backend.vm.qemu;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.capsa.backend.vm.VmConfig;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class QemuCommandLineTest {
+    private static final Path DIR = Path.of("/run/capsa/c1");
+
+    private static VmConfig vm(QemuCommandLine.Chardev out, QemuCommandLine.Chardev err, QemuCommandLine.Chardev in) {
+        return new VmConfig("tcg", 256, 1, 2_600_000, Path.of("/g/vmlinux"), Path.of("/g/initramfs-ab.cpio"),
+                Path.of("/b/rootfs"), DIR.resolve("console.log"),
+                new QemuCommandLine.ListeningSocket(DIR.resolve("ctl.sock")), out, err, in, DIR.resolve("qemu.log"));
+    }
+
+    @Test
+    void foregroundGuestHasEveryPortOnSocketsQemuConnectsTo() {
+        List<String> argv = new QemuHypervisor("qemu-system-x86_64").commandLine(vm(
+                new QemuCommandLine.ConnectingSocket(DIR.resolve("out.sock")),
+                new QemuCommandLine.ConnectingSocket(DIR.resolve("err.sock")),
+                new QemuCommandLine.ConnectingSocket(DIR.resolve("in.sock"))));
+        assertEquals(List.of("qemu-system-x86_64",
+                "-M", "microvm", "-accel", "tcg", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+                "-m", "256",
+                "-smp", "1",
+                "-kernel", "/g/vmlinux", "-initrd", "/g/initramfs-ab.cpio",
+                "-append", "console=ttyS0 quiet cryptomgr.notests tsc_early_khz=2600000 panic=-1",
+                "-chardev", "file,id=console,path=/run/capsa/c1/console.log", "-serial", "chardev:console",
+                "-fsdev", "local,id=r,path=/b/rootfs,security_model=passthrough",
+                "-device", "virtio-9p-device,fsdev=r,mount_tag=rootfs",
+                "-device", "virtio-serial-device",
+                "-chardev", "socket,id=ctl,path=/run/capsa/c1/ctl.sock,server=on,wait=off",
+                "-device", "virtserialport,chardev=ctl,name=capsa.ctl",
+                "-chardev", "socket,id=stdout,path=/run/capsa/c1/out.sock,server=off",
+                "-device", "virtserialport,chardev=stdout,name=capsa.stdout",
+                "-chardev", "socket,id=stderr,path=/run/capsa/c1/err.sock,server=off",
+                "-device", "virtserialport,chardev=stderr,name=capsa.stderr",
+                "-chardev", "socket,id=stdin,path=/run/capsa/c1/in.sock,server=off",
+                "-device", "virtserialport,chardev=stdin,name=capsa.stdin"), argv);
+    }
+
+    @Test
+    void detachedGuestWritesToInheritedDescriptorsAndHasNoStdin() {
+        List<String> argv = new QemuHypervisor("/usr/bin/qemu-system-x86_64").commandLine(vm(
+                new QemuCommandLine.File(Path.of("/proc/42/fd/1")), new QemuCommandLine.File(Path.of("/proc/42/fd/2")),
+                null));
+        List<String> tail = argv.subList(argv.indexOf("virtserialport,chardev=ctl,name=capsa.ctl") + 1, argv.size());
+        assertEquals(List.of(
+                "-chardev", "file,id=stdout,path=/proc/42/fd/1,append=on",
+                "-device", "virtserialport,chardev=stdout,name=capsa.stdout",
+                "-chardev", "file,id=stderr,path=/proc/42/fd/2,append=on",
+                "-device", "virtserialport,chardev=stderr,name=capsa.stderr"), tail);
+    }
+
+    @Test
+    void resourcesAndAcceleratorReachTheirOptions() {
+        List<String> argv = new QemuCommandLine("q")
+                .add(new QemuCommandLine.Machine("microvm", "kvm"))
+                .add(new QemuCommandLine.Memory(1088))
+                .add(new QemuCommandLine.Cpus(2))
+                .argv();
+        assertEquals(List.of("q", "-M", "microvm", "-accel", "kvm", "-nodefaults", "-no-user-config", "-nographic",
+                "-no-reboot", "-m", "1088", "-smp", "2"), argv);
+    }
+
+    @Test
+    void commasInPathsAreDoubledAndAnUnknownTscIsLeftOut() {
+        assertEquals(List.of("-fsdev", "local,id=r,path=/b/a,,b,security_model=passthrough",
+                        "-device", "virtio-9p-device,fsdev=r,mount_tag=rootfs"),
+                new QemuCommandLine.Share9p("r", Path.of("/b/a,b"), "rootfs").args());
+        assertEquals("console=ttyS0 quiet cryptomgr.notests panic=-1",
+                new QemuCommandLine.Boot(Path.of("k"), Path.of("i"), 0).append());
+    }
+
+    @Test
+    void theProbeGuestRunsFromTheBiosWithDebugExit() {
+        assertEquals(List.of("q", "-M", "microvm", "-accel", "kvm", "-nodefaults", "-no-user-config", "-nographic",
+                        "-no-reboot", "-m", "16", "-bios", "/p.bin", "-device", "isa-debug-exit,iobase=0xf4,iosize=4"),
+                new QemuCommandLine("q").add(new QemuCommandLine.Machine("microvm", "kvm"))
+                        .add(new QemuCommandLine.Memory(16)).add(new QemuCommandLine.Bios(Path.of("/p.bin")))
+                        .add(new QemuCommandLine.DebugExit()).argv());
+    }
+}
