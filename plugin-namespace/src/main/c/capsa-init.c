@@ -42,6 +42,16 @@
  *   rlimit [resource, soft, hard]
  *   caps [bounding, effective, permitted, inheritable, ambient]   64-bit masks
  *   nonewprivs []
+ *   seccomp [bpf, flags]             a seccomp filter: bpf is the raw struct sock_filter array (8 bytes
+ *                                    an instruction, host byte order) that Java compiled with
+ *                                    libseccomp; flags are SECCOMP_FILTER_FLAG_* bits. Loaded with
+ *                                    seccomp(SECCOMP_SET_MODE_FILTER) in runc's order: without
+ *                                    nonewprivs before the capabilities are dropped (loading needs
+ *                                    CAP_SYS_ADMIN then), with it after the uid change, the cwd and the
+ *                                    executable lookup. Either way the last calls capsa-init makes
+ *                                    are filtered too, as under runc: prctl, setgroups, setres[ug]id,
+ *                                    capset, chdir, stat (without nonewprivs), then sendto ("ready"),
+ *                                    close, openat and write (the exec fifo), dup2 and execve.
  *   keyring [name]                   join a new session keyring (absent: --no-new-keyring)
  *   oomscoreadj [n]
  *   console [socket path]            process.terminal: a pty from the container's /dev/ptmx; the
@@ -87,6 +97,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/openat2.h>
 #include <net/if.h>
 #include <sched.h>
@@ -176,6 +188,9 @@ struct plan {
     int has_caps;
     uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
     int nonewprivs;
+    char *seccomp_bpf;                /* NULL: no filter */
+    size_t seccomp_len;
+    unsigned long seccomp_flags;
     char *keyring;
     char *oomscoreadj;
     /* exec mode: join the namespaces of this process (pid, start time) instead of cloning */
@@ -310,6 +325,8 @@ static char *read_until(int stop, size_t max) {
     return s;
 }
 
+static size_t field_len; /* the length of the field read_field returned last (binary fields) */
+
 static char *read_field(void) {
     char *len_text = read_until(':', 20);
     if (!len_text) {
@@ -340,6 +357,7 @@ static char *read_field(void) {
         free(s);
         return NULL;
     }
+    field_len = len;
     return s;
 }
 
@@ -388,8 +406,10 @@ static int read_plan(void) {
         }
         int nf = (int)nf_ull;
         char *f[MAX_ITEMS];
+        size_t flen[MAX_ITEMS];
         for (int i = 0; i < nf; i++) {
             f[i] = read_field();
+            flen[i] = field_len;
             if (!f[i]) {
                 return fail("plan", EPROTO, "bad field %d of record %s", i, tag);
             }
@@ -541,6 +561,15 @@ static int read_plan(void) {
             plan.oomscoreadj = f[0];
         } else if (!strcmp(tag, "nonewprivs")) {
             plan.nonewprivs = 1;
+        } else if (!strcmp(tag, "seccomp")) {
+            NEED(2);
+            if (flen[0] == 0 || flen[0] % sizeof(struct sock_filter) != 0
+                || flen[0] / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+                return fail("plan", EINVAL, "record seccomp: %zu bytes is not a filter program", flen[0]);
+            }
+            plan.seccomp_bpf = f[0];
+            plan.seccomp_len = flen[0];
+            NUM(1, plan.seccomp_flags);
         } else if (!strcmp(tag, "join")) {
             NEED(2);
             plan.join = 1;
@@ -1344,6 +1373,22 @@ static int place_preserved_fds(void) {
     return 0;
 }
 
+/* The filter Java compiled (libseccomp's export, sock_filter[]); malloc's alignment suits it. */
+static int load_seccomp(void) {
+    if (!plan.seccomp_bpf) {
+        return 0;
+    }
+    struct sock_fprog prog = {
+        .len = (unsigned short)(plan.seccomp_len / sizeof(struct sock_filter)),
+        .filter = (struct sock_filter *)(void *)plan.seccomp_bpf,
+    };
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, plan.seccomp_flags, &prog) < 0) {
+        return fail("seccomp", errno, "load the filter (%u instructions, flags %lu)", prog.len,
+                    plan.seccomp_flags);
+    }
+    return 0;
+}
+
 static int step_process(char *exe, size_t exesize) {
     if (new_session() < 0) {
         return -1;
@@ -1370,6 +1415,15 @@ static int step_process(char *exe, size_t exesize) {
         if (setrlimit(plan.rlimit_resource[i], &rl) < 0) {
             return fail("setrlimit", errno, "resource %d", plan.rlimit_resource[i]);
         }
+    }
+    /* runc's standard_init: no_new_privs before the capabilities and the user change */
+    if (plan.nonewprivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        return fail("prctl", errno, "PR_SET_NO_NEW_PRIVS");
+    }
+    /* Without no_new_privs loading a filter needs CAP_SYS_ADMIN, so (as runc) it goes in before the
+       capabilities are dropped; with it, as late as possible (below). */
+    if (!plan.nonewprivs && load_seccomp() < 0) {
+        return -1;
     }
     if (plan.has_caps) {
         for (int cap = 0; cap < 64; cap++) {
@@ -1418,8 +1472,10 @@ static int step_process(char *exe, size_t exesize) {
     if (look_path(plan.args[0], exe, exesize) < 0) {
         return -1;
     }
-    if (plan.nonewprivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-        return fail("prctl", errno, "PR_SET_NO_NEW_PRIVS");
+    /* runc: "as close to execve as possible, so as few syscalls take place afterward"; what is
+       left is the ready report, the exec fifo and execve (see the seccomp record above) */
+    if (plan.nonewprivs && load_seccomp() < 0) {
+        return -1;
     }
     return 0;
 }

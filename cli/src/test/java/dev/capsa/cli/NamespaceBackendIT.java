@@ -298,10 +298,12 @@ class NamespaceBackendIT {
     @Test
     void unsupportedFieldsFailNamingThem() throws Exception {
         args("true");
-        config(json -> ((ObjectNode) json.get("linux")).putObject("seccomp").put("defaultAction", "SCMP_ACT_ALLOW"));
+        config(json -> ((ObjectNode) json.get("linux")).putObject("seccomp").put("defaultAction", "SCMP_ACT_ALLOW")
+                .put("listenerPath", "/run/x.sock"));
         Result r = capsa("run", id("seccomp"));
         assertEquals(1, r.code());
-        assertTrue(r.err().contains("/linux/seccomp: not supported by the ns backend yet"), r.err());
+        assertTrue(r.err().contains("/linux/seccomp/listenerPath: seccomp notify is not supported by the ns backend yet"),
+                r.err());
     }
 
     @Test

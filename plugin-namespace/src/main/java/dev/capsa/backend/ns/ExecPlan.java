@@ -21,13 +21,14 @@ record ExecPlan(long initPid, long initStartTime, boolean foreground, LaunchPlan
 
     /**
      * The plan for {@code options}. {@code sessionKeyring} is the container's ("_ses.ID", as runc
-     * joins it for exec too) or null when it was created with --no-new-keyring.
+     * joins it for exec too) or null when it was created with --no-new-keyring; {@code seccomp} is
+     * the container's filter (runc's setns init loads the container's seccomp for exec'd processes).
      */
     static ExecPlan of(ExecOptions options, long initPid, long initStartTime, String sessionKeyring,
-                       LaunchPlan.Caller caller, int lastCap, LaunchPlan.PlanCgroup cgroup) {
+                       LaunchPlan.Caller caller, int lastCap, LaunchPlan.PlanCgroup cgroup, SeccompProgram seccomp) {
         List<String> warnings = new ArrayList<>();
         LaunchPlan.PlanProcess process = LaunchPlan.process(options.process(), options.consoleSocket(),
-                options.detach(), options.preserveFds(), sessionKeyring, caller, lastCap, warnings);
+                options.detach(), options.preserveFds(), sessionKeyring, caller, lastCap, warnings, seccomp);
         return new ExecPlan(initPid, initStartTime, !options.detach(), process, cgroup, List.copyOf(warnings));
     }
 

@@ -24,8 +24,8 @@ import java.util.Set;
  * format documented at the top of {@code src/main/c/capsa-init.c}.
  *
  * <p>What this slice of the ns backend does not do is refused here with the JSON pointer of the
- * field, never ignored: time namespaces, joining a pid, mount or user namespace by path, seccomp,
- * netDevices, AppArmor/SELinux labels, Intel RDT, memory
+ * field, never ignored: time namespaces, joining a pid, mount or user namespace by path, seccomp
+ * notify, netDevices, AppArmor/SELinux labels, Intel RDT, memory
  * policy, personality, scheduler, I/O priority, CPU affinity, idmapped mounts, shared rootfs
  * propagation, config.json createContainer/startContainer hooks, and process.terminal without
  * a console socket. A new pid and mount namespace are required: without them kill --all and the
@@ -173,7 +173,8 @@ record LaunchPlan(
             String sessionKeyring,
             Integer oomScoreAdj,
             Console console,
-            PreservedFds preservedFds) {
+            PreservedFds preservedFds,
+            SeccompProgram seccomp) {
     }
 
     /** process.terminal: the socket that receives the pty master, and the size (0 0: the kernel's default). */
@@ -329,7 +330,8 @@ record LaunchPlan(
 
         List<String> warnings = new ArrayList<>();
         PlanProcess planProcess = process(process, options.consoleSocket(), !options.foreground(),
-                options.preserveFds(), options.noNewKeyring() ? null : "_ses." + id, caller, host.lastCap(), warnings);
+                options.preserveFds(), options.noNewKeyring() ? null : "_ses." + id, caller, host.lastCap(), warnings,
+                SeccompCompiler.compile(linux.seccomp()));
         steps.add(new PlanMkdir(planProcess.cwd())); // runc creates a missing cwd inside the rootfs
 
         return new LaunchPlan(
@@ -370,7 +372,8 @@ record LaunchPlan(
      * one would need capsa to relay the caller's terminal, which it cannot do yet.
      */
     static PlanProcess process(ProcessSpec process, Path consoleSocket, boolean detached, int preserveFds,
-                               String sessionKeyring, Caller caller, int lastCap, List<String> warnings) {
+                               String sessionKeyring, Caller caller, int lastCap, List<String> warnings,
+                               SeccompProgram seccomp) {
         if (process.args() == null || process.args().isEmpty()) {
             throw new InvalidSpecException("/process/args", "required: the command to run");
         }
@@ -454,7 +457,8 @@ record LaunchPlan(
                 sessionKeyring,
                 process.oomScoreAdj(),
                 console,
-                fds.isEmpty() ? PreservedFds.NONE : new PreservedFds(caller.pid(), List.copyOf(fds)));
+                fds.isEmpty() ? PreservedFds.NONE : new PreservedFds(caller.pid(), List.copyOf(fds)),
+                seccomp);
     }
 
     /** A uid_map or gid_map (user_namespaces(7)): one "inside outside count" line per mapping. */
@@ -509,7 +513,6 @@ record LaunchPlan(
         if (!map(linux.netDevices()).isEmpty()) {
             throw new InvalidSpecException("/linux/netDevices", NOT_YET);
         }
-        refuse(linux.seccomp(), "/linux/seccomp");
         refuse(linux.mountLabel(), "/linux/mountLabel");
         refuse(linux.intelRdt(), "/linux/intelRdt");
         refuse(linux.memoryPolicy(), "/linux/memoryPolicy");
@@ -800,6 +803,10 @@ record LaunchPlan(
         if (p.noNewPrivileges()) {
             w.record("nonewprivs");
         }
+        if (p.seccomp() != null) {
+            w.binaryRecord("seccomp", p.seccomp().bpf(),
+                    Long.toString(p.seccomp().flags()).getBytes(StandardCharsets.US_ASCII));
+        }
     }
 
     static final class Writer {
@@ -811,6 +818,16 @@ record LaunchPlan(
                 byte[] bytes = field.getBytes(StandardCharsets.UTF_8);
                 ascii(bytes.length + ":");
                 out.writeBytes(bytes);
+                out.write('\n');
+            }
+        }
+
+        /** A record of raw fields (the seccomp program is binary). */
+        void binaryRecord(String tag, byte[]... fields) {
+            ascii(tag + " " + fields.length + "\n");
+            for (byte[] field : fields) {
+                ascii(field.length + ":");
+                out.writeBytes(field);
                 out.write('\n');
             }
         }

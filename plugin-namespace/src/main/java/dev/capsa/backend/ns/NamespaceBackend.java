@@ -42,10 +42,12 @@ import org.slf4j.LoggerFactory;
  * namespaces by path; mounts the config.json mounts with their options, the default devices (bind
  * mounts of the host's nodes inside a user namespace) and /dev links; masked and read-only paths,
  * a read-only root, sysctls; the process's user, groups, umask, rlimits, capabilities,
- * no_new_privs, oom_score_adj and session keyring; a terminal sent to --console-socket;
+ * no_new_privs, oom_score_adj and session keyring; a seccomp filter compiled in Java
+ * ({@link SeccompCompiler}) and loaded by capsa-init just before exec; a terminal sent to
+ * --console-socket;
  * --preserve-fds and systemd's LISTEN_FDS. {@code exec} joins the namespaces of the container's
  * init and applies the same process part. Whatever it does not do yet is refused by
- * {@link LaunchPlan#from} with the field's JSON pointer (seccomp, ...).
+ * {@link LaunchPlan#from} with the field's JSON pointer (seccomp notify, ...).
  *
  * <p>cgroups ({@link ContainerCgroup}): the container's cgroup is made and its limits written
  * before capsa-init starts; capsa-init joins it before any setns or clone (runc's order), so the
@@ -110,7 +112,7 @@ public final class NamespaceBackend implements RuntimeBackend {
                 Capabilities.known(lastCap()),
                 // v2 is proven on fixtures only; its device rules need an eBPF program, not built (docs/cgroups.md)
                 new Features.Cgroup(true, true, false, false, true),
-                new Features.Seccomp(false, null, null, null, null, null),
+                SeccompCompiler.features(),
                 Features.Enabled.NO, Features.Enabled.NO, Features.Enabled.NO,
                 new Features.MountExtensions(Features.Enabled.NO), Features.Enabled.NO);
         return new Features(DefaultSpec.OCI_VERSION_MIN, DefaultSpec.OCI_VERSION,
@@ -181,7 +183,10 @@ public final class NamespaceBackend implements RuntimeBackend {
         String keyring = ctx.data(NO_NEW_KEYRING).isPresent() ? null : "_ses." + id;
         LaunchPlan.PlanCgroup cgroup = ContainerCgroup.of(ctx).map(c -> c.plan(!options.detach()))
                 .orElse(LaunchPlan.PlanCgroup.NONE);
-        ExecPlan plan = ExecPlan.of(options, pid, start.getAsLong(), keyring, caller(), lastCap(), cgroup);
+        // runc's setns init: exec'd processes get the container's seccomp filter, compiled from its config.json
+        SeccompProgram seccomp = ctx.spec().linux() == null ? null
+                : SeccompCompiler.compile(ctx.spec().linux().seccomp());
+        ExecPlan plan = ExecPlan.of(options, pid, start.getAsLong(), keyring, caller(), lastCap(), cgroup, seccomp);
         plan.warnings().forEach(w -> LOG.warn("container \"{}\": exec: {}", id, w));
         try (InitChannel init = InitChannel.start(InitBinary.path(), socketPath(ctx.stateDir(), "exec"))) {
             init.send(plan.encode());

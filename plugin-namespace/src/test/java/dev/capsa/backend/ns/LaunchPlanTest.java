@@ -232,8 +232,8 @@ class LaunchPlanTest {
 
     @Test
     void unsupportedFieldsAreRefusedByPointer() {
-        assertEquals("/linux/seccomp", refused(j -> linux(j).putObject("seccomp")
-                .put("defaultAction", "SCMP_ACT_ALLOW")).pointer());
+        assertEquals("/linux/seccomp/listenerPath", refused(j -> linux(j).putObject("seccomp")
+                .put("defaultAction", "SCMP_ACT_ALLOW").put("listenerPath", "/run/agent.sock")).pointer());
         assertEquals("/linux/namespaces/5/type", refused(j -> ((ArrayNode) linux(j).get("namespaces"))
                 .addObject().put("type", "time")).pointer());
         assertEquals("/linux/namespaces/0/path", refused(j -> ((ObjectNode) linux(j).at("/namespaces/0"))
@@ -248,8 +248,9 @@ class LaunchPlanTest {
         InvalidSpecException terminal = refused(j -> ((ObjectNode) j.get("process")).put("terminal", true));
         assertTrue(terminal.getMessage().startsWith("/process/terminal: process.terminal requires --console-socket"),
                 terminal.getMessage());
-        assertEquals("/linux/seccomp: not supported by the ns backend yet", refused(j -> linux(j).putObject("seccomp")
-                .put("defaultAction", "SCMP_ACT_ALLOW")).getMessage());
+        assertEquals("/linux/seccomp/listenerPath: seccomp notify is not supported by the ns backend yet",
+                refused(j -> linux(j).putObject("seccomp").put("defaultAction", "SCMP_ACT_ALLOW")
+                        .put("listenerPath", "/run/agent.sock")).getMessage());
     }
 
     @Test
@@ -347,13 +348,17 @@ class LaunchPlanTest {
                 .process();
         ExecPlan exec = ExecPlan.of(new dev.capsa.spi.ExecOptions(process, false, null, null, 0), 77, 1234,
                 "_ses.c1", LaunchPlan.Caller.NONE, 40, new LaunchPlan.PlanCgroup(
-                        List.of(Path.of("/cg/c1/cgroup.procs")), List.of(Path.of("/cg/cgroup.procs"))));
+                        List.of(Path.of("/cg/c1/cgroup.procs")), List.of(Path.of("/cg/cgroup.procs"))),
+                new SeccompProgram(new byte[] {6, 0, 0, 0, 0, 0, (byte) 0xff, 0x7f}, 4));
         assertTrue(exec.foreground());
         String text = new String(exec.encode(), StandardCharsets.UTF_8);
         assertTrue(text.startsWith("version 1\n1:1\ncgroupjoin 1\n19:/cg/c1/cgroup.procs\ncgroupleave 1\n"
                 + "16:/cg/cgroup.procs\njoin 2\n2:77\n4:1234\nforeground 1\n1:1\n"), text);
         assertTrue(text.contains("keyring 1\n7:_ses.c1\n") && text.contains("arg 1\n2:sh\n"), text);
         assertFalse(text.contains("rootfs") || text.contains("fifo"), text);
+        // the container's filter, as raw bytes: BPF_RET|BPF_K SECCOMP_RET_ALLOW, then the flags
+        String raw = new String(exec.encode(), StandardCharsets.ISO_8859_1);
+        assertTrue(raw.endsWith("seccomp 2\n8:\u0006\0\0\0\0\0\u00ff\u007f\n1:4\nend 0\n"), raw);
     }
 
     @Test
