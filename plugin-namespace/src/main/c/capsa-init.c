@@ -15,7 +15,8 @@
  * Numbers are decimal text fields. Tags (fields in brackets):
  *   version [1]                      must come first
  *   clone [flags]                    CLONE_NEW* flags for the container init
- *   setns [path] (repeated)          an existing namespace stage 0 joins before the clone
+ *   setns [path] (repeated)          an existing namespace stage 0 joins before the clone (a pid
+ *                                    namespace: the init is a child in it, not its pid 1)
  *   uidmap [text], gidmap [text]     with CLONE_NEWUSER: written by stage 0 to /proc/PID/uid_map and
  *                                    gid_map before the init goes on; the init then becomes uid 0
  *   foreground [0|1]                 1: stay as monitor, reap the init, exit with its status
@@ -25,7 +26,11 @@
  *   propagation [flags]              applied to "/" first (MS_SLAVE|MS_REC by default)
  *   rootfs [abs path]
  *   The rootfs steps below run in the order they come; dest is inside the rootfs:
- *   mount [source, dest, fstype, flags, data, bind(0|1), propagation flags]
+ *   mount [source, dest, fstype, flags, data, bind(0|1), propagation flags, copyup(0|1)]
+ *                                    copyup 1 (the tmpcopyup option, tmpfs only): what the image had
+ *                                    at dest (files, dirs, symlinks, nodes, with modes and owners) is
+ *                                    copied into the new tmpfs, read through a descriptor of the
+ *                                    covered directory opened before the mount (runc, crun)
  *   remount [dest, flags]            bind-remount (per mount, e.g. MS_RDONLY) after sub-mounts
  *   device [dest, mode incl. S_IF*, major, minor, uid, gid]
  *   symlink [target, dest]
@@ -38,6 +43,8 @@
  *   sysctl [path under /proc/sys, value]
  *   masked [path], readonly [path], rootreadonly []
  *   arg [s] (repeated), env [s] (repeated), cwd [path]
+ *   defaulthome []                   env has no HOME: after pivot_root (or setns) set HOME from the
+ *                                    container's /etc/passwd line of the process uid, else "/" (runc)
  *   user [uid, gid, umask or -1], groups [gid...]
  *   rlimit [resource, soft, hard]
  *   caps [bounding, effective, permitted, inheritable, ambient]   64-bit masks
@@ -99,6 +106,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <linux/nsfs.h>
 #include <linux/openat2.h>
 #include <net/if.h>
 #include <sched.h>
@@ -124,6 +132,7 @@
 #include <termios.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <grp.h>
 #include <unistd.h>
 
@@ -134,7 +143,7 @@
 struct mount_step {
     char *source, *dest, *fstype, *data;
     unsigned long flags, propagation;
-    int bind;
+    int bind, copyup;
 };
 
 struct device_step {
@@ -179,6 +188,7 @@ struct plan {
     char *env[MAX_ITEMS + 1];
     int nenv;
     char *cwd;
+    int defaulthome;
     long uid, gid, umask_value;
     gid_t groups[MAX_ITEMS];
     int ngroups;
@@ -210,6 +220,7 @@ struct plan {
     /* existing namespaces stage 0 joins before the clone */
     char *nspath[16];
     int nnspaths;
+    char *joined_pidns; /* one of nspath, when it was a pid namespace */
     /* cgroup.procs files stage 0 joins before the clone, and leaves for after it */
     char *cgroup_join[32], *cgroup_leave[32];
     int ncgroup_join, ncgroup_leave;
@@ -450,7 +461,7 @@ static int read_plan(void) {
             NEED(1);
             plan.rootfs = f[0];
         } else if (!strcmp(tag, "mount")) {
-            NEED(7);
+            NEED(8);
             ROOM(plan.nops);
             plan.ops[plan.nops].kind = OP_MOUNT;
             struct mount_step *m = &plan.ops[plan.nops++].mount;
@@ -461,6 +472,7 @@ static int read_plan(void) {
             m->data = f[4];
             NUM(5, m->bind);
             NUM(6, m->propagation);
+            NUM(7, m->copyup);
         } else if (!strcmp(tag, "device")) {
             NEED(6);
             ROOM(plan.nops);
@@ -521,6 +533,8 @@ static int read_plan(void) {
             NEED(1);
             ROOM(plan.nenv);
             plan.env[plan.nenv++] = f[0];
+        } else if (!strcmp(tag, "defaulthome")) {
+            plan.defaulthome = 1;
         } else if (!strcmp(tag, "cwd")) {
             NEED(1);
             plan.cwd = f[0];
@@ -862,6 +876,123 @@ static unsigned long mount_flags_of(const char *path) {
     return flags;
 }
 
+/*
+ * tmpcopyup: copies the entries of directory src into directory dst (the new tmpfs), keeping types,
+ * modes and owners. Every name is opened relative to its parent with O_NOFOLLOW, so a symlink in
+ * the image is copied as a symlink and never followed out of the rootfs. Hard links become copies.
+ */
+static char copy_failed[NAME_MAX + 1]; /* the first entry that could not be copied */
+
+static int copy_tree(int src, int dst, int depth) {
+    if (depth > 128) {
+        errno = ELOOP;
+        return -1;
+    }
+    int listfd = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (listfd < 0) {
+        return -1;
+    }
+    DIR *d = fdopendir(listfd);
+    if (!d) {
+        int err = errno;
+        close(listfd);
+        errno = err;
+        return -1;
+    }
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (errno = 0, e = readdir(d)) != NULL;) {
+        const char *name = e->d_name;
+        if (!strcmp(name, ".") || !strcmp(name, "..")) {
+            continue;
+        }
+        struct stat st;
+        if (fstatat(src, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            rc = -1;
+            break;
+        }
+        mode_t perm = st.st_mode & 07777;
+        if (S_ISDIR(st.st_mode)) {
+            int from = openat(src, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            int to = -1;
+            if (from < 0 || (mkdirat(dst, name, 0700) < 0 && errno != EEXIST)
+                || (to = openat(dst, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0
+                || copy_tree(from, to, depth + 1) < 0 || fchown(to, st.st_uid, st.st_gid) < 0
+                || fchmod(to, perm) < 0) {
+                rc = -1;
+            }
+            int err = errno;
+            if (from >= 0) {
+                close(from);
+            }
+            if (to >= 0) {
+                close(to);
+            }
+            errno = err;
+        } else if (S_ISREG(st.st_mode)) {
+            int from = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+            int to = from < 0 ? -1 : openat(dst, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            if (to < 0) {
+                rc = -1;
+            }
+            for (off_t left = st.st_size; rc == 0 && left > 0;) {
+                ssize_t n = sendfile(to, from, NULL, left > (1 << 30) ? (1 << 30) : (size_t)left);
+                if (n < 0 && errno == EINTR) {
+                    continue;
+                }
+                if (n <= 0) {
+                    rc = -1; /* n == 0: the file shrank meanwhile; keep what was copied */
+                    if (n == 0) {
+                        rc = 0;
+                        break;
+                    }
+                }
+                left -= n;
+            }
+            /* chown before chmod: chown clears set-id bits */
+            if (rc == 0 && (fchown(to, st.st_uid, st.st_gid) < 0 || fchmod(to, perm) < 0)) {
+                rc = -1;
+            }
+            int err = errno;
+            if (from >= 0) {
+                close(from);
+            }
+            if (to >= 0) {
+                close(to);
+            }
+            errno = err;
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t len = readlinkat(src, name, target, sizeof target - 1);
+            if (len < 0) {
+                rc = -1;
+            } else {
+                target[len] = 0;
+                if (symlinkat(target, dst, name) < 0
+                    || fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) {
+                    rc = -1;
+                }
+            }
+        } else {
+            /* device nodes, fifos, sockets: the node itself, as the image has it */
+            if (mknodat(dst, name, st.st_mode, st.st_rdev) < 0
+                || fchownat(dst, name, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0
+                || fchmodat(dst, name, perm, 0) < 0) {
+                rc = -1;
+            }
+        }
+        if (rc < 0 && !copy_failed[0]) {
+            snprintf(copy_failed, sizeof copy_failed, "%s", name);
+        }
+    }
+    if (rc == 0 && errno != 0) {
+        rc = -1;
+    }
+    int err = errno;
+    closedir(d);
+    errno = err;
+    return rc;
+}
+
 static int step_mount(int root, struct mount_step *m) {
     enum make kind = MAKE_DIR;
     if (m->bind) {
@@ -879,6 +1010,20 @@ static int step_mount(int root, struct mount_step *m) {
     }
     char tpath[64];
     fd_path(target, tpath, sizeof tpath);
+    /* tmpcopyup: the image's directory, read after the tmpfs covers it */
+    int lower = -1;
+    struct stat lower_st;
+    if (m->copyup) {
+        lower = openat(target, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (lower < 0 || fstat(lower, &lower_st) < 0) {
+            int err = errno;
+            close(target);
+            if (lower >= 0) {
+                close(lower);
+            }
+            return fail("mount", err, "tmpcopyup: %s is not a directory of the image", m->dest);
+        }
+    }
     int r;
     unsigned long remount = 0;
     if (m->bind) {
@@ -893,7 +1038,29 @@ static int step_mount(int root, struct mount_step *m) {
     int err = errno;
     close(target);
     if (r < 0) {
+        if (lower >= 0) {
+            close(lower);
+        }
         return fail("mount", err, "%s on %s (%s)", m->source, m->dest, m->bind ? "bind" : m->fstype);
+    }
+    if (lower >= 0) {
+        long upper = openat2_fd(root, m->dest, O_RDONLY | O_DIRECTORY);
+        int rc = upper < 0 ? -1 : copy_tree(lower, (int)upper, 0);
+        err = errno;
+        /* runc: the tmpfs root gets the mode of the directory it covers */
+        if (rc == 0 && (fchown((int)upper, lower_st.st_uid, lower_st.st_gid) < 0
+                        || fchmod((int)upper, lower_st.st_mode & 07777) < 0)) {
+            rc = -1;
+            err = errno;
+        }
+        close(lower);
+        if (upper >= 0) {
+            close((int)upper);
+        }
+        if (rc < 0) {
+            return fail("mount", err, "tmpcopyup of %s%s%s", m->dest, copy_failed[0] ? ": copying " : "",
+                        copy_failed);
+        }
     }
     if (remount || m->propagation) {
         /* the fd above is the dentry below the new mount: look the destination up again */
@@ -1389,8 +1556,53 @@ static int load_seccomp(void) {
     return 0;
 }
 
+/*
+ * runc's setupUser: without HOME in env, HOME is the home field of the container's /etc/passwd line
+ * for the process uid, else "/". Runs after pivot_root (or the exec's setns), so the file and any
+ * symlink in its path are resolved inside the container's root.
+ */
+static int set_default_home(void) {
+    if (!plan.defaulthome) {
+        return 0;
+    }
+    static char home_env[PATH_MAX + 6];
+    snprintf(home_env, sizeof home_env, "HOME=/");
+    FILE *f = fopen("/etc/passwd", "re");
+    if (f) {
+        char line[4096];
+        while (fgets(line, sizeof line, f)) {
+            /* name:password:uid:gid:gecos:home:shell */
+            char *fields[7] = {0};
+            int n = 0;
+            char *p = line;
+            line[strcspn(line, "\n")] = 0;
+            while (n < 7) {
+                fields[n++] = p;
+                char *colon = strchr(p, ':');
+                if (!colon) {
+                    break;
+                }
+                *colon = 0;
+                p = colon + 1;
+            }
+            unsigned long long uid;
+            if (n >= 6 && parse_num(fields[2], &uid) == 0 && uid == (unsigned long long)plan.uid) {
+                snprintf(home_env, sizeof home_env, "HOME=%s", fields[5]);
+                break;
+            }
+        }
+        fclose(f);
+    }
+    if (plan.nenv >= MAX_ITEMS) {
+        return fail("env", E2BIG, "no room for HOME");
+    }
+    plan.env[plan.nenv++] = home_env;
+    plan.env[plan.nenv] = NULL;
+    return 0;
+}
+
 static int step_process(char *exe, size_t exesize) {
-    if (new_session() < 0) {
+    if (new_session() < 0 || set_default_home() < 0) {
         return -1;
     }
     /* runc: a new session keyring per container; kernels without keys are fine */
@@ -1779,12 +1991,16 @@ static int join_paths(void) {
         if (fd < 0) {
             return fail("open", errno, "namespace %s", plan.nspath[i]);
         }
+        int type = (int)ioctl(fd, NS_GET_NSTYPE);
         if (setns(fd, 0) < 0) {
             int err = errno;
             close(fd);
             return fail("setns", err, "%s", plan.nspath[i]);
         }
         close(fd);
+        if (type == CLONE_NEWPID) {
+            plan.joined_pidns = plan.nspath[i];
+        }
     }
     return 0;
 }
@@ -1914,7 +2130,13 @@ int main(int argc, char **argv) {
     }
     pid_t pid = (pid_t)syscall(SYS_clone, plan.clone_flags | SIGCHLD, NULL, NULL, NULL, 0);
     if (pid < 0) {
-        fail("clone", errno, "flags %#lx", plan.clone_flags);
+        if (errno == ENOMEM && plan.joined_pidns) {
+            /* pid_namespaces(7): a pid namespace whose init has terminated takes no new process */
+            fail("clone", errno, "into the pid namespace %s: its init has exited, and such a namespace takes no"
+                 " new process", plan.joined_pidns);
+        } else {
+            fail("clone", errno, "flags %#lx", plan.clone_flags);
+        }
         return 1;
     }
     if (pid == 0) {

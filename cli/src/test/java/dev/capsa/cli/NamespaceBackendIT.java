@@ -34,7 +34,7 @@ import dev.capsa.cli.LauncherIT.Result;
 class NamespaceBackendIT {
     private static final Path BUSYBOX = Path.of("/bin/busybox");
     private static final List<String> APPLETS = List.of("sh", "echo", "cat", "ls", "hostname", "sleep", "id", "grep",
-            "touch", "true", "test", "readlink", "tty", "stty", "sort", "tr", "kill", "pwd");
+            "touch", "true", "test", "readlink", "tty", "stty", "sort", "tr", "kill", "pwd", "ps");
 
     @TempDir
     Path tmp;
@@ -584,6 +584,121 @@ class NamespaceBackendIT {
         } finally {
             LauncherIT.exec(tmp, List.of("ip", "netns", "del", name));
         }
+    }
+
+    @Test
+    void aPidNamespaceIsJoinedByPathAndKillAllStaysInTheContainer() throws Exception {
+        long first = runDetached("pida", "sleep", "1000");
+        config(json -> {
+            ArrayNode namespaces = (ArrayNode) json.at("/linux/namespaces");
+            for (int i = 0; i < namespaces.size(); i++) {
+                if (namespaces.get(i).get("type").asText().equals("pid")) {
+                    ((ObjectNode) namespaces.get(i)).put("path", "/proc/" + first + "/ns/pid");
+                }
+            }
+        });
+        args("ps", "-o", "pid,args");
+        Result r = capsa("run", id("pidb"));
+        assertEquals(0, r.code(), r.err());
+        // the first container's init is pid 1 of the namespace this one joined
+        assertTrue(r.out().lines().anyMatch(l -> l.matches("\\s*1\\s+sleep 1000")), r.out());
+
+        long second = runDetached("pidc", "sleep", "2000");
+        assertEquals(Files.readSymbolicLink(Path.of("/proc/" + first + "/ns/pid")),
+                Files.readSymbolicLink(Path.of("/proc/" + second + "/ns/pid")));
+        Result ps = capsa("ps", "--format", "json", "pidc");
+        assertEquals(0, ps.code(), ps.err());
+        assertEquals("[" + second + "]", ps.out().strip());
+        assertEquals(0, capsa("kill", "--all", "pidc", "KILL").code());
+        awaitStatus("pidc", "stopped");
+        assertTrue(alive(first), "kill --all of the joining container killed the other container's init");
+    }
+
+    @Test
+    void aPidNamespaceWhoseInitExitedIsAClearError() throws Exception {
+        Path unshare = Stream.of("/usr/bin/unshare", "/bin/unshare").map(Path::of).filter(Files::isExecutable)
+                .findFirst().orElse(null);
+        assumeTrue(unshare != null, "no unshare(1) to keep a pid namespace after its init (util-linux)");
+        Path pidns = Files.createFile(tmp.resolve("pidns"));
+        Result made = LauncherIT.exec(tmp, List.of(unshare.toString(), "--pid=" + pidns, "--fork", "true"));
+        assertEquals(0, made.code(), made.err());
+        try {
+            config(json -> {
+                ArrayNode namespaces = (ArrayNode) json.at("/linux/namespaces");
+                for (int i = 0; i < namespaces.size(); i++) {
+                    if (namespaces.get(i).get("type").asText().equals("pid")) {
+                        ((ObjectNode) namespaces.get(i)).put("path", pidns.toString());
+                    }
+                }
+            });
+            args("true");
+            Result r = capsa("run", id("deadpidns"));
+            assertEquals(1, r.code(), r.out());
+            assertTrue(r.err().contains("into the pid namespace " + pidns + ": its init has exited"), r.err());
+        } finally {
+            LauncherIT.exec(tmp, List.of("umount", pidns.toString()));
+        }
+    }
+
+    @Test
+    void homeComesFromTheContainersPasswdElseSlash() throws Exception {
+        args("sh", "-c", "echo home=$HOME");
+        Result r = capsa("run", id("home1"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals("home=/\n", r.out());
+
+        Files.createDirectories(bundle.resolve("rootfs/etc"));
+        Files.writeString(bundle.resolve("rootfs/etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n"
+                + "u:x:1000:1000:a user:/home/u:/bin/sh\n");
+        config(json -> ((ObjectNode) json.at("/process/user")).put("uid", 1000).put("gid", 1000));
+        r = capsa("run", id("home2"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals("home=/home/u\n", r.out());
+
+        config(json -> ((ArrayNode) json.at("/process/env")).add("HOME=/elsewhere"));
+        r = capsa("run", id("home3"));
+        assertEquals("home=/elsewhere\n", r.out(), r.err());
+    }
+
+    @Test
+    void aTmpfsWithTmpcopyupStartsWithTheImagesContent() throws Exception {
+        Path data = Files.createDirectories(bundle.resolve("rootfs/data"));
+        Files.createDirectories(data.resolve("sub"));
+        Files.writeString(data.resolve("f"), "image\n");
+        Files.setPosixFilePermissions(data.resolve("f"), java.nio.file.attribute.PosixFilePermissions.fromString(
+                "rw-r-----"));
+        Files.setAttribute(data.resolve("f"), "unix:uid", 1000);
+        Files.writeString(data.resolve("sub/g"), "deep\n");
+        Files.createSymbolicLink(data.resolve("l"), Path.of("f"));
+        config(json -> ((ArrayNode) json.get("mounts")).addObject().put("destination", "/data").put("type", "tmpfs")
+                .put("source", "tmpfs").putArray("options").add("nosuid").add("tmpcopyup"));
+        args("sh", "-c", "cat /data/f /data/sub/g; readlink /data/l; ls -ln /data/f; echo new > /data/sub/g && cat /data/sub/g;"
+                + " grep ' /data ' /proc/self/mounts");
+        Result r = capsa("run", id("copyup"));
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertEquals(List.of("image", "deep", "f"), lines.subList(0, 3), r.out());
+        assertTrue(lines.get(3).matches("-rw-r-----\\s+1\\s+1000\\s+0\\s+6 .*/data/f"), r.out());
+        assertEquals("new", lines.get(4), r.out());
+        assertTrue(lines.get(5).startsWith("tmpfs /data tmpfs "), r.out());
+        assertEquals("deep\n", Files.readString(data.resolve("sub/g")), "the image's file changed");
+    }
+
+    @Test
+    void withoutACgroupNamespaceTheContainerSeesItsOwnV1Cgroup() throws Exception {
+        assumeTrue(Files.isDirectory(Path.of("/sys/fs/cgroup/memory")) && !Files.exists(
+                Path.of("/sys/fs/cgroup/cgroup.controllers")), "this host has no cgroup v1 memory hierarchy");
+        config(json -> ((ObjectNode) json.get("linux")).putObject("resources").putObject("memory")
+                .put("limit", 67108864));
+        args("sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes; touch /sys/fs/cgroup/memory/x 2>&1;"
+                + " readlink /proc/self/ns/cgroup");
+        Result r = capsa("run", id("cgbind"));
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertEquals("67108864", lines.get(0), r.out());
+        assertTrue(lines.get(1).contains("Read-only file system"), r.out());
+        assertEquals(Files.readSymbolicLink(Path.of("/proc/self/ns/cgroup")).toString(), lines.get(2),
+                "the container has a cgroup namespace of its own: " + r.out());
     }
 
     @Test

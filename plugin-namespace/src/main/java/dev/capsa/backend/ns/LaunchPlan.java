@@ -24,12 +24,12 @@ import java.util.Set;
  * format documented at the top of {@code src/main/c/capsa-init.c}.
  *
  * <p>What this slice of the ns backend does not do is refused here with the JSON pointer of the
- * field, never ignored: time namespaces, joining a pid, mount or user namespace by path, seccomp
+ * field, never ignored: time namespaces, joining a mount or user namespace by path, seccomp
  * notify, netDevices, AppArmor/SELinux labels, Intel RDT, memory
  * policy, personality, scheduler, I/O priority, CPU affinity, idmapped mounts, shared rootfs
  * propagation, config.json createContainer/startContainer hooks, and process.terminal without
- * a console socket. A new pid and mount namespace are required: without them kill --all and the
- * mount steps would act on the host. {@code linux.resources} and {@code cgroupsPath} are the
+ * a console socket. A pid namespace (new or joined by path) and a new mount namespace are required:
+ * without them kill --all and the mount steps would act on the host. {@code linux.resources} and {@code cgroupsPath} are the
  * cgroup package's to check ({@link ContainerCgroup}); the plan only carries the cgroup.procs
  * files to join ({@link PlanCgroup}).
  */
@@ -72,11 +72,12 @@ record LaunchPlan(
             "network", CLONE_NEWNET, "cgroup", CLONE_NEWCGROUP, "user", CLONE_NEWUSER);
 
     /**
-     * The types a container may join by path: capsa-init's stage 0 joins them before the clone. Not
-     * pid (kill --all and ps rely on a pid namespace of the container's own), mount (stage 0 keeps
-     * working with host paths) or user (not done yet).
+     * The types a container may join by path: capsa-init's stage 0 joins them before the clone. A
+     * joined pid namespace (podman --pid container:X) makes the init a child there, not its pid 1;
+     * kill --all, ps and delete go by the container's cgroup, never by the pid namespace. Not mount
+     * (stage 0 keeps working with host paths) or user (not done yet).
      */
-    static final Set<String> JOINABLE = Set.of("network", "ipc", "uts", "cgroup");
+    static final Set<String> JOINABLE = Set.of("network", "ipc", "uts", "cgroup", "pid");
 
     private static final String NOT_YET = "not supported by the ns backend yet";
 
@@ -84,9 +85,13 @@ record LaunchPlan(
     sealed interface RootfsStep {
     }
 
-    /** One mount(2). */
+    /** One mount(2); {@code copyUp}: a tmpfs that gets a copy of what the image has at its destination. */
     record PlanMount(String source, String destination, String type, long flags, String data, boolean bind,
-                     long propagation) implements RootfsStep {
+                     long propagation, boolean copyUp) implements RootfsStep {
+        PlanMount(String source, String destination, String type, long flags, String data, boolean bind,
+                  long propagation) {
+            this(source, destination, type, flags, data, bind, propagation, false);
+        }
     }
 
     /** A per-mount flag change (MS_BIND|MS_REMOUNT) once what is mounted below is in place. */
@@ -101,6 +106,14 @@ record LaunchPlan(
     }
 
     record PlanMkdir(String path) implements RootfsStep {
+    }
+
+    /**
+     * One cgroup v1 hierarchy at {@code destination} in a container without a cgroup namespace: as
+     * runc, a bind mount of the container's own cgroup directory in that hierarchy, which is known
+     * only once the cgroup exists ({@link PlanCgroup#dirIn}); {@code flags} are the cgroup mount's.
+     */
+    record PlanCgroupBind(CgroupHierarchy hierarchy, String destination, long flags) implements RootfsStep {
     }
 
     /** A cgroup v1 hierarchy of the host: its directory under /sys/fs/cgroup and its mount data ("cpu"). */
@@ -139,6 +152,18 @@ record LaunchPlan(
         PlanCgroup {
             join = List.copyOf(join);
             leave = List.copyOf(leave);
+        }
+
+        /** The container's directory in the hierarchy mounted at /sys/fs/cgroup/NAME, or null. */
+        Path dirIn(String hierarchy) {
+            Path mountPoint = Path.of("/sys/fs/cgroup", hierarchy);
+            for (Path procs : join) {
+                Path dir = procs.getParent();
+                if (dir != null && dir.startsWith(mountPoint)) {
+                    return dir;
+                }
+            }
+            return null;
         }
 
         void encode(Writer w) {
@@ -288,7 +313,7 @@ record LaunchPlan(
                 // the kernel refuses a cgroup v1 mount in a user namespace; runc binds the host's instead
                 throw new InvalidSpecException(at, "a cgroup v1 mount inside a user namespace is " + NOT_YET);
             } else if ("cgroup".equals(type) && !o.bind()) {
-                steps.addAll(cgroupV1(clean(m.destination()), o, host));
+                steps.addAll(cgroupV1(clean(m.destination()), o, host, types.contains("cgroup")));
                 continue;
             }
             String source = m.source() == null ? type : m.source();
@@ -300,7 +325,8 @@ record LaunchPlan(
             if (destination.equals("/dev") && o.bind()) {
                 devIsBind = true;
             }
-            steps.add(new PlanMount(source, destination, type, o.flags(), o.data(), o.bind(), o.propagation()));
+            steps.add(new PlanMount(source, destination, type, o.flags(), o.data(), o.bind(), o.propagation(),
+                    o.copyUp()));
         }
 
         if (steps.stream().noneMatch(s -> s instanceof PlanMount m && m.destination().equals("/proc")
@@ -548,9 +574,9 @@ record LaunchPlan(
             }
             flags |= flag;
         }
-        if ((flags & CLONE_NEWPID) == 0) {
+        if ((flags & CLONE_NEWPID) == 0 && !types.contains("pid")) {
             throw new InvalidSpecException("/linux/namespaces",
-                    "the ns backend needs a new pid namespace (sharing the host's is " + NOT_YET + ")");
+                    "the ns backend needs a new or joined pid namespace (sharing the host's is " + NOT_YET + ")");
         }
         if ((flags & CLONE_NEWNS) == 0) {
             throw new InvalidSpecException("/linux/namespaces",
@@ -561,16 +587,19 @@ record LaunchPlan(
 
     /**
      * A "cgroup" mount on a cgroup v1 host, as runc lays it out: a tmpfs, one mount per host
-     * hierarchy under it (with a cgroup namespace each shows the container's own cgroup; without
-     * one, and without cgroups of its own, the caller's whole hierarchy, read-only when asked),
-     * the host's links between comounted controllers, and the tmpfs made read-only last.
+     * hierarchy under it (with a cgroup namespace, a mount of the hierarchy, which shows the
+     * container's own cgroup as its root; without one, a bind mount of the container's own cgroup
+     * directory, as runc's mountCgroupV1 does), read-only when asked, the host's links between
+     * comounted controllers, and the tmpfs made read-only last.
      */
-    private static List<RootfsStep> cgroupV1(String dest, MountOptions o, Host host) {
+    private static List<RootfsStep> cgroupV1(String dest, MountOptions o, Host host, boolean cgroupns) {
         List<RootfsStep> steps = new ArrayList<>();
         long flags = o.flags() & ~MountOptions.MS_RDONLY;
         steps.add(new PlanMount("tmpfs", dest, "tmpfs", flags, "mode=755", false, 0));
         for (CgroupHierarchy h : host.cgroupV1()) {
-            steps.add(new PlanMount(h.type(), dest + "/" + h.name(), h.type(), o.flags(), h.data(), false, 0));
+            steps.add(cgroupns
+                    ? new PlanMount(h.type(), dest + "/" + h.name(), h.type(), o.flags(), h.data(), false, 0)
+                    : new PlanCgroupBind(h, dest + "/" + h.name(), o.flags()));
         }
         host.cgroupLinks().forEach((name, target) -> steps.add(new PlanSymlink(target, dest + "/" + name)));
         if ((o.flags() & MountOptions.MS_RDONLY) != 0) {
@@ -728,12 +757,22 @@ record LaunchPlan(
         for (RootfsStep step : rootfsSteps) {
             switch (step) {
                 case PlanMount m -> w.record("mount", m.source(), m.destination(), m.type(), Long.toString(m.flags()),
-                        m.data(), m.bind() ? "1" : "0", Long.toString(m.propagation()));
+                        m.data(), m.bind() ? "1" : "0", Long.toString(m.propagation()), m.copyUp() ? "1" : "0");
                 case PlanRemount r -> w.record("remount", r.destination(), Long.toString(r.flags()));
                 case PlanDevice d -> w.record("device", d.path(), Long.toString(d.mode()), Long.toString(d.major()),
                         Long.toString(d.minor()), Long.toString(d.uid()), Long.toString(d.gid()));
                 case PlanSymlink l -> w.record("symlink", l.target(), l.path());
                 case PlanMkdir d -> w.record("mkdir", d.path());
+                case PlanCgroupBind b -> {
+                    Path dir = cgroup.dirIn(b.hierarchy().name());
+                    if (dir == null) {
+                        // create always gives the container a directory in every hierarchy
+                        throw new IllegalStateException("no cgroup directory of the container in "
+                                + b.hierarchy().name() + " to bind on " + b.destination());
+                    }
+                    w.record("mount", dir.toString(), b.destination(), "", Long.toString(b.flags()), "", "1", "0",
+                            "0");
+                }
             }
         }
         w.record("fifo", fifo.toString());
@@ -789,6 +828,9 @@ record LaunchPlan(
             w.record("env", e);
         }
         w.record("cwd", p.cwd());
+        if (p.env().stream().noneMatch(e -> e.startsWith("HOME="))) {
+            w.record("defaulthome"); // runc: HOME from the container's /etc/passwd, else "/"
+        }
         w.record("user", Long.toString(p.uid()), Long.toString(p.gid()), Long.toString(p.umask()));
         w.record("groups", p.additionalGids().stream().map(String::valueOf).toArray(String[]::new));
         for (PlanRlimit r : p.rlimits()) {

@@ -8,9 +8,10 @@ import java.util.Map;
 /**
  * config.md mount options turned into mount(2) arguments the way runc's specconv does: flags
  * set or cleared, propagation changes applied after the mount, bind/rbind, and whatever else is
- * left goes to the filesystem as its data string.
+ * left goes to the filesystem as its data string. {@code copyUp} is runc's {@code tmpcopyup}
+ * extension: a tmpfs gets a copy of what the image has at its destination.
  */
-record MountOptions(long flags, long propagation, boolean bind, String data) {
+record MountOptions(long flags, long propagation, boolean bind, String data, boolean copyUp) {
     static final long MS_RDONLY = 1;
     static final long MS_NOSUID = 2;
     static final long MS_NODEV = 4;
@@ -75,7 +76,7 @@ record MountOptions(long flags, long propagation, boolean bind, String data) {
     private static final List<String> NOT_YET = List.of(
             "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime",
             "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime", "rnostrictatime", "rnosymfollow",
-            "rsymfollow", "idmap", "ridmap", "tmpcopyup", "remount", "bind-nofollow");
+            "rsymfollow", "idmap", "ridmap", "remount", "bind-nofollow");
 
     /** Every option name the ns backend acts on, for features.md. */
     static List<String> supported() {
@@ -83,6 +84,7 @@ record MountOptions(long flags, long propagation, boolean bind, String data) {
         all.addAll(PROPAGATION.keySet());
         all.add("bind");
         all.add("rbind");
+        all.add("tmpcopyup");
         all.sort(null);
         return all;
     }
@@ -95,6 +97,7 @@ record MountOptions(long flags, long propagation, boolean bind, String data) {
             flags |= MS_REC;
         }
         List<String> data = new ArrayList<>();
+        boolean copyUp = false;
         for (int i = 0; options != null && i < options.size(); i++) {
             String option = options.get(i);
             long[] flag = FLAGS.get(option);
@@ -107,6 +110,14 @@ record MountOptions(long flags, long propagation, boolean bind, String data) {
             } else if (option.equals("rbind")) {
                 bind = true;
                 flags |= MS_REC;
+            } else if (option.equals("tmpcopyup")) {
+                if (!"tmpfs".equals(type)) {
+                    throw new InvalidSpecException(pointer + "/options/" + i, "mount option \"tmpcopyup\" is only"
+                            + " for a tmpfs");
+                }
+                copyUp = true;
+            } else if (option.equals("notmpcopyup")) {
+                copyUp = false; // podman's opt-out; runc's specconv knows it too
             } else if (NOT_YET.contains(option)) {
                 throw new InvalidSpecException(pointer + "/options/" + i,
                         "mount option \"" + option + "\" is not supported by the ns backend yet");
@@ -114,6 +125,6 @@ record MountOptions(long flags, long propagation, boolean bind, String data) {
                 data.add(option);
             }
         }
-        return new MountOptions(flags, propagation, bind, String.join(",", data));
+        return new MountOptions(flags, propagation, bind, String.join(",", data), copyUp);
     }
 }

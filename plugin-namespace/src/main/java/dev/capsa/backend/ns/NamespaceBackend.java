@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * mounts, pivot_root, the process's credentials, the exec fifo, exec.
  *
  * <p>This slice creates pid, mount, uts, ipc, network (with lo up), cgroup and user namespaces
- * (with the uid and gid maps written from outside), or joins network, ipc, uts and cgroup
+ * (with the uid and gid maps written from outside), or joins network, ipc, uts, cgroup and pid
  * namespaces by path; mounts the config.json mounts with their options, the default devices (bind
  * mounts of the host's nodes inside a user namespace) and /dev links; masked and read-only paths,
  * a read-only root, sysctls; the process's user, groups, umask, rlimits, capabilities,
@@ -272,7 +272,8 @@ public final class NamespaceBackend implements RuntimeBackend {
             if (!force) {
                 throw new CapsaException("container \"" + ctx.id() + "\" is still running");
             }
-            // SIGKILL to the init of a pid namespace kills every process in it
+            // SIGKILL to the init of a pid namespace kills every process in it (one that joined another
+            // container's pid namespace is not its init: the cgroup's destroy below kills the rest)
             long pid = ctx.pid().getAsLong();
             try {
                 ctx.os().kill(pid, Signals.SIGKILL);

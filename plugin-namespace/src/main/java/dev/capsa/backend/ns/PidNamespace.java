@@ -9,7 +9,9 @@ import java.util.List;
 
 /**
  * The processes of a container without cgroups: every pid whose /proc/PID/ns/pid is the
- * init's. Safe only because the ns backend always creates a new pid namespace.
+ * init's, when the init is pid 1 there (the namespace is the container's own). An init that
+ * joined another container's pid namespace is not its pid 1: then only the init itself counts,
+ * never the other container's processes.
  */
 final class PidNamespace {
     private final Path proc;
@@ -26,6 +28,9 @@ final class PidNamespace {
             return pids;
         }
         pids.add(init);
+        if (!pidOne(init)) {
+            return pids;
+        }
         try (DirectoryStream<Path> dir = Files.newDirectoryStream(proc)) {
             for (Path p : dir) {
                 String name = p.getFileName().toString();
@@ -46,6 +51,21 @@ final class PidNamespace {
             // /proc unreadable: report what we know
         }
         return pids;
+    }
+
+    /** The last NSpid of /proc/PID/status is the pid in its own pid namespace. */
+    private boolean pidOne(long pid) {
+        try {
+            for (String line : Files.readAllLines(proc.resolve(Long.toString(pid)).resolve("status"))) {
+                if (line.startsWith("NSpid:")) {
+                    String[] ids = line.substring(6).trim().split("\\s+");
+                    return ids[ids.length - 1].equals("1");
+                }
+            }
+        } catch (IOException e) {
+            return false;
+        }
+        return false;
     }
 
     private String link(long pid) {

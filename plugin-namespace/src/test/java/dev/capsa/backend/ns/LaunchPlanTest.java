@@ -128,12 +128,33 @@ class LaunchPlanTest {
     }
 
     @Test
+    void cgroupMountOnAV1HostWithoutCgroupNamespaceBindsTheContainersOwnDirectories() {
+        CgroupHierarchy cpu = new CgroupHierarchy("cpu,cpuacct", "cgroup", "cpu,cpuacct");
+        CgroupHierarchy unified = new CgroupHierarchy("unified", "cgroup2", "");
+        LaunchPlan.Host v1 = new LaunchPlan.Host(false, 40, List.of(cpu, unified), Map.of("cpu", "cpu,cpuacct"));
+        LaunchPlan plan = LaunchPlan.from("c1", spec(j -> { }), BUNDLE, CreateOptions.defaults(), FILES, v1);
+        long flags = MountOptions.MS_NOSUID | MountOptions.MS_NOEXEC | MountOptions.MS_NODEV
+                | MountOptions.MS_RELATIME | MountOptions.MS_RDONLY;
+        assertTrue(plan.rootfsSteps().contains(new LaunchPlan.PlanCgroupBind(cpu, "/sys/fs/cgroup/cpu,cpuacct", flags)),
+                plan.rootfsSteps().toString());
+        plan = plan.withCgroup(new LaunchPlan.PlanCgroup(List.of(
+                Path.of("/sys/fs/cgroup/cpu,cpuacct/p/c1/cgroup.procs"), Path.of("/sys/fs/cgroup/unified/p/c1/cgroup.procs")),
+                List.of()));
+        String text = new String(plan.encode(), StandardCharsets.UTF_8);
+        assertTrue(text.contains("mount 8\n31:/sys/fs/cgroup/cpu,cpuacct/p/c1\n26:/sys/fs/cgroup/cpu,cpuacct\n0:\n"
+                + Long.toString(flags).length() + ":" + flags + "\n0:\n1:1\n1:0\n1:0\n"), text);
+        assertTrue(text.contains("mount 8\n27:/sys/fs/cgroup/unified/p/c1\n22:/sys/fs/cgroup/unified\n"), text);
+    }
+
+    @Test
     void cgroupMountOnAV1HostIsATmpfsWithEachHierarchyThenReadOnly() {
         LaunchPlan.Host v1 = new LaunchPlan.Host(false, 40,
                 List.of(new CgroupHierarchy("cpu,cpuacct", "cgroup", "cpu,cpuacct"),
                         new CgroupHierarchy("unified", "cgroup2", "")),
                 Map.of("cpu", "cpu,cpuacct"));
-        LaunchPlan plan = LaunchPlan.from("c1", spec(j -> { }), BUNDLE, CreateOptions.defaults(), FILES, v1);
+        // with a cgroup namespace the hierarchies themselves are mounted: each shows the container's cgroup as root
+        LaunchPlan plan = LaunchPlan.from("c1", spec(j -> ((ArrayNode) linux(j).get("namespaces")).addObject()
+                .put("type", "cgroup")), BUNDLE, CreateOptions.defaults(), FILES, v1);
         long flags = MountOptions.MS_NOSUID | MountOptions.MS_NOEXEC | MountOptions.MS_NODEV
                 | MountOptions.MS_RELATIME;
         int at = plan.rootfsSteps().indexOf(
@@ -236,8 +257,6 @@ class LaunchPlanTest {
                 .put("defaultAction", "SCMP_ACT_ALLOW").put("listenerPath", "/run/agent.sock")).pointer());
         assertEquals("/linux/namespaces/5/type", refused(j -> ((ArrayNode) linux(j).get("namespaces"))
                 .addObject().put("type", "time")).pointer());
-        assertEquals("/linux/namespaces/0/path", refused(j -> ((ObjectNode) linux(j).at("/namespaces/0"))
-                .put("path", "/proc/1/ns/pid")).pointer());
         assertEquals("/linux/rootfsPropagation", refused(j -> linux(j).put("rootfsPropagation", "rshared"))
                 .pointer());
         assertEquals("/hooks/createContainer", refused(j -> j.putObject("hooks").putArray("createContainer")
@@ -256,7 +275,7 @@ class LaunchPlanTest {
     @Test
     void pidAndMountNamespacesAreRequiredAndHostnameNeedsUts() {
         assertTrue(refused(j -> ((ArrayNode) linux(j).get("namespaces")).remove(0)).getMessage()
-                .contains("new pid namespace"));
+                .contains("new or joined pid namespace"));
         InvalidSpecException e = refused(j -> {
             ArrayNode ns = (ArrayNode) linux(j).get("namespaces");
             ns.remove(3); // uts
@@ -343,6 +362,31 @@ class LaunchPlanTest {
     }
 
     @Test
+    void aPidNamespaceIsJoinedByPathInsteadOfMadeNew() {
+        LaunchPlan plan = plan(spec(j -> ((ObjectNode) linux(j).at("/namespaces/0")).put("path", "/proc/42/ns/pid")));
+        assertEquals(List.of("/proc/42/ns/pid"), plan.namespacePaths());
+        assertEquals(0, plan.cloneFlags() & LaunchPlan.CLONE_NEWPID);
+        assertTrue(new String(plan.encode(), StandardCharsets.UTF_8).contains("setns 1\n15:/proc/42/ns/pid\n"));
+    }
+
+    @Test
+    void tmpcopyupMarksTheTmpfsAndHomeIsLeftToCapsaInitWithoutHome() {
+        LaunchPlan plan = plan(spec(j -> ((ArrayNode) j.get("mounts")).addObject().put("destination", "/data")
+                .put("type", "tmpfs").put("source", "tmpfs").putArray("options").add("tmpcopyup").add("nosuid")));
+        assertTrue(plan.rootfsSteps().contains(new PlanMount("tmpfs", "/data", "tmpfs", MountOptions.MS_NOSUID, "",
+                false, 0, true)), plan.rootfsSteps().toString());
+        String text = new String(plan.encode(), StandardCharsets.UTF_8);
+        assertTrue(text.contains("mount 8\n5:tmpfs\n5:/data\n5:tmpfs\n1:2\n0:\n1:0\n1:0\n1:1\n"), text);
+        assertTrue(text.contains("defaulthome 0\n"), text);
+        InvalidSpecException bind = refused(j -> ((ArrayNode) j.get("mounts")).addObject()
+                .put("destination", "/x").put("type", "bind").put("source", "/tmp").putArray("options")
+                .add("tmpcopyup"));
+        assertTrue(bind.pointer().matches("/mounts/\\d+/options/0"), bind.pointer());
+        assertFalse(new String(plan(spec(j -> ((ArrayNode) j.at("/process/env")).add("HOME=/root"))).encode(),
+                StandardCharsets.UTF_8).contains("defaulthome"));
+    }
+
+    @Test
     void execPlanJoinsTheInitAndCarriesTheSameProcessRecords() {
         dev.capsa.spec.ProcessSpec process = spec(j -> ((ObjectNode) j.get("process")).putArray("args").add("sh"))
                 .process();
@@ -371,7 +415,7 @@ class LaunchPlanTest {
         assertTrue(text.startsWith("version 1\n1:1\nclone 1\n10:" + plan.cloneFlags() + "\n"), text);
         assertTrue(text.contains("hostname 1\n1:h\n"), text);
         assertTrue(text.contains("arg 1\n4:echo\narg 1\n12:héllo\nworld\n"), text); // é is two bytes
-        assertTrue(text.contains("mount 7\n4:proc\n5:/proc\n4:proc\n1:0\n0:\n1:0\n1:0\n"), text);
+        assertTrue(text.contains("mount 8\n4:proc\n5:/proc\n4:proc\n1:0\n0:\n1:0\n1:0\n1:0\n"), text);
         assertTrue(text.contains("fifo 1\n23:/run/capsa/c1/exec.fifo\nsync 0\npivot 1\n1:1\n"), text);
         assertTrue(text.endsWith("nonewprivs 0\nend 0\n"), text);
     }
