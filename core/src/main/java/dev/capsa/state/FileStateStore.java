@@ -194,12 +194,20 @@ public final class FileStateStore implements StateStore {
         }
     }
 
+    /**
+     * Removes the container. The directory is first renamed out of the way in one atomic step, so
+     * a command waiting for the lock can neither re-create the lock file in a half-deleted directory
+     * nor see a container that is partly gone; the renamed tree (a dot name, never listed) is then
+     * deleted.
+     */
     @Override
     public void remove(ContainerLock lock) {
         requireHeld(lock, lock.id());
         Path dir = dir(lock.id());
+        Path doomed = root.resolve("." + lock.id() + ".removed-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
         try {
-            deleteTree(dir);
+            Files.move(dir, doomed, StandardCopyOption.ATOMIC_MOVE);
+            deleteTree(doomed);
         } catch (IOException e) {
             throw new CapsaException("cannot remove state directory " + dir + ": " + e.getMessage(), e);
         } finally {

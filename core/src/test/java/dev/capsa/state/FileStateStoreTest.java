@@ -130,4 +130,37 @@ class FileStateStoreTest {
         }
         assertEquals("a.b_c-1", ContainerIds.check("a.b_c-1"));
     }
+
+    @Test
+    void removeSucceedsWhileOtherCommandsHammerTheLock() throws Exception {
+        FileStateStore s = new FileStateStore(tmp.resolve("root"), Duration.ofMillis(200));
+        for (int round = 0; round < 30; round++) {
+            ContainerLock lock = s.createAndLock("c1");
+            s.write(lock, record("c1"));
+            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            List<Thread> waiters = new java.util.ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                Thread w = new Thread(() -> {
+                    while (!stop.get()) {
+                        try (ContainerLock l = s.lock("c1")) {
+                            // got it after the remove: only possible once a new c1 exists
+                        } catch (CapsaException expected) {
+                            // locked or not found: both are fine answers
+                        }
+                    }
+                });
+                w.start();
+                waiters.add(w);
+            }
+            s.remove(lock); // must not fail with "directory not empty" because of a waiter
+            stop.set(true);
+            for (Thread w : waiters) {
+                w.join();
+            }
+            assertFalse(Files.exists(s.dir("c1")), "round " + round);
+            try (var left = Files.list(s.root())) {
+                assertEquals(List.of(), left.map(p -> p.getFileName().toString()).toList(), "nothing left, round " + round);
+            }
+        }
+    }
 }
