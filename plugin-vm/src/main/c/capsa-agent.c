@@ -28,6 +28,12 @@
  *   symlink TARGET DEST
  *   mkdir DEST
  *   arg S, env S (repeated), cwd PATH, user UID GID UMASK(-1: keep), groups GID...
+ *   rlimit RESOURCE SOFT HARD           (repeated; setrlimit numbers, unsigned decimal)
+ *   nonewprivs 1                        PR_SET_NO_NEW_PRIVS for the process
+ *   caps BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT
+ *                                       capability masks (bit n = capability n); without this
+ *                                       order the process keeps the capabilities of its uid.
+ *                                       Bits past this kernel's cap_last_cap are left out.
  *   stdin 0|1                           1: relay capsa.stdin to the process's stdin
  *   exitpoweroff 0|1                    1: power off once the process ended and its output is out
  *   create                              ready PID | error STEP ERRNO DETAIL
@@ -51,7 +57,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/reboot.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -87,6 +96,11 @@ static struct {
     gid_t groups[MAX_ITEMS];
     int ngroups, has_groups;
     int stdin_relay, exit_poweroff;
+    int nrlimits;
+    int rlimit_resource[64];
+    unsigned long long rlimit_soft[64], rlimit_hard[64];
+    int nonewprivs, has_caps;
+    unsigned long long cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
     char error[512]; /* the first failed order, reported by "create" */
     char boot_error[512];
     pid_t child;
@@ -233,6 +247,17 @@ static int split(char *line, char **words, int max) {
     return n;
 }
 
+static int unumber(const char *s, unsigned long long *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s || *end || s[0] == '-') {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static int number(const char *s, long *out) {
     char *end;
     errno = 0;
@@ -317,6 +342,90 @@ static void child_fail(int fd, int err) {
     _exit(127);
 }
 
+/* the steps of the process's setup, reported by "create" when one fails */
+enum setup_step { S_STDIO, S_CHROOT, S_CWD, S_RLIMIT, S_NONEWPRIVS, S_CAPBSET, S_KEEPCAPS, S_GROUPS, S_GID, S_UID,
+                  S_CAPSET, S_AMBIENT };
+static const char *setup_names[] = {"stdio", "chroot", "cwd", "setrlimit", "nonewprivs", "capbset", "keepcaps",
+                                    "setgroups", "setgid", "setuid", "capset", "ambient"};
+static const char *setup_nouns[] = {"fd", "rootfs", "cwd", "resource", "prctl", "capability", "keepcaps",
+                                    "count", "gid", "uid", "sets", "capability"};
+struct setup_error {
+    int step, err, detail;
+};
+
+static void setup_fail(int fd, int step, int detail) {
+    struct setup_error e = {step, errno, detail};
+    if (write(fd, &e, sizeof e) < 0) {
+        /* the agent sees EOF and a dead child instead */
+    }
+    _exit(127);
+}
+
+static int last_cap(void) {
+    char buf[16] = "";
+    int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+    long v;
+    if (fd < 0) {
+        return 63;
+    }
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    buf[strcspn(buf, "\n")] = 0;
+    return number(buf, &v) < 0 ? 63 : (int)v;
+}
+
+/* in the child, as runc's init: rlimits, no_new_privs, the bounding set, the user, the other sets */
+static void setup_credentials(int fd) {
+    for (int i = 0; i < g.nrlimits; i++) {
+        struct rlimit rl = {.rlim_cur = g.rlimit_soft[i], .rlim_max = g.rlimit_hard[i]};
+        if (setrlimit(g.rlimit_resource[i], &rl) < 0) {
+            setup_fail(fd, S_RLIMIT, g.rlimit_resource[i]);
+        }
+    }
+    if (g.nonewprivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+        setup_fail(fd, S_NONEWPRIVS, 0);
+    }
+    int last = last_cap();
+    if (g.has_caps) {
+        for (int cap = 0; cap <= last && cap < 64; cap++) {
+            if (!(g.cap_bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+                setup_fail(fd, S_CAPBSET, cap);
+            }
+        }
+    }
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
+        setup_fail(fd, S_KEEPCAPS, 1);
+    }
+    if (g.has_groups && setgroups(g.ngroups, g.groups) < 0) {
+        setup_fail(fd, S_GROUPS, g.ngroups);
+    }
+    if (setresgid((gid_t)g.gid, (gid_t)g.gid, (gid_t)g.gid) < 0) {
+        setup_fail(fd, S_GID, (int)g.gid);
+    }
+    if (setresuid((uid_t)g.uid, (uid_t)g.uid, (uid_t)g.uid) < 0) {
+        setup_fail(fd, S_UID, (int)g.uid);
+    }
+    if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) {
+        setup_fail(fd, S_KEEPCAPS, 0);
+    }
+    if (g.has_caps) {
+        struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+        struct __user_cap_data_struct data[2] = {
+            {(uint32_t)g.cap_effective, (uint32_t)g.cap_permitted, (uint32_t)g.cap_inheritable},
+            {(uint32_t)(g.cap_effective >> 32), (uint32_t)(g.cap_permitted >> 32),
+             (uint32_t)(g.cap_inheritable >> 32)}};
+        if (syscall(SYS_capset, &hdr, data) < 0) {
+            setup_fail(fd, S_CAPSET, 0);
+        }
+        for (int cap = 0; cap <= last && cap < 64; cap++) {
+            if ((g.cap_ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
+                setup_fail(fd, S_AMBIENT, cap);
+            }
+        }
+    }
+}
+
 static void create_process(void) {
     if (g.boot_error[0]) {
         reply("%s", g.boot_error);
@@ -330,9 +439,9 @@ static void create_process(void) {
         reply("error args %d %s", EINVAL, "no%20process%20args");
         return;
     }
-    int start[2], report[2], out[2], err[2], in[2] = {-1, -1};
-    if (pipe_cloexec(start) < 0 || pipe_cloexec(report) < 0 || pipe_cloexec(out) < 0 || pipe_cloexec(err) < 0
-        || (g.stdin_relay && pipe_cloexec(in) < 0)) {
+    int start[2], report[2], setup[2], out[2], err[2], in[2] = {-1, -1};
+    if (pipe_cloexec(start) < 0 || pipe_cloexec(report) < 0 || pipe_cloexec(setup) < 0 || pipe_cloexec(out) < 0
+        || pipe_cloexec(err) < 0 || (g.stdin_relay && pipe_cloexec(in) < 0)) {
         reply("error pipe %d %s", errno, "%");
         return;
     }
@@ -348,21 +457,19 @@ static void create_process(void) {
         setsid();
         int null = open("/dev/null", O_RDWR);
         if (dup2(g.stdin_relay ? in[0] : null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) {
-            child_fail(report[1], errno);
+            setup_fail(setup[1], S_STDIO, 0);
         }
         if (chdir(ROOT) < 0 || chroot(".") < 0) {
-            child_fail(report[1], errno);
+            setup_fail(setup[1], S_CHROOT, 0);
         }
         if (g.cwd && chdir(g.cwd) < 0) {
-            child_fail(report[1], errno);
+            setup_fail(setup[1], S_CWD, 0);
         }
-        if ((g.has_groups && setgroups(g.ngroups, g.groups) < 0) || setgid((gid_t)g.gid) < 0
-            || setuid((uid_t)g.uid) < 0) {
-            child_fail(report[1], errno);
-        }
+        setup_credentials(setup[1]);
         if (g.umask_value >= 0) {
             umask((mode_t)g.umask_value);
         }
+        close(setup[1]); /* EOF: set up, waiting for start */
         char go;
         if (read(start[0], &go, 1) != 1) {
             _exit(127); /* the agent went away or the container was deleted before start */
@@ -373,8 +480,32 @@ static void create_process(void) {
     }
     close(start[0]);
     close(report[1]);
+    close(setup[1]);
     close(out[1]);
     close(err[1]);
+    struct setup_error se;
+    ssize_t sn;
+    do {
+        sn = read(setup[0], &se, sizeof se);
+    } while (sn < 0 && errno == EINTR);
+    close(setup[0]);
+    if (sn == (ssize_t)sizeof se) {
+        /* the child has exited; reap() collects it, and nothing else runs: the state stays booted */
+        close(start[1]);
+        close(report[0]);
+        close(out[0]);
+        close(err[0]);
+        if (g.stdin_relay) {
+            close(in[0]);
+            close(in[1]);
+        }
+        waitpid(pid, NULL, 0);
+        char detail[32], word[300];
+        snprintf(detail, sizeof detail, "%s %d", setup_nouns[se.step], se.detail);
+        escape(se.step == S_CWD ? (g.cwd ? g.cwd : "/") : detail, word, sizeof word);
+        reply("error %s %d %s", setup_names[se.step], se.err, word);
+        return;
+    }
     if (g.stdin_relay) {
         close(in[0]);
         g.stdin_pipe = in[1];
@@ -515,6 +646,26 @@ static void order(char *line) {
             }
             g.groups[g.ngroups++] = (gid_t)v;
         }
+    } else if (strcmp(cmd, "rlimit") == 0 && na == 3) {
+        long res;
+        int i = g.nrlimits;
+        if (i >= 64 || number(a[0], &res) < 0 || unumber(a[1], &g.rlimit_soft[i]) < 0
+            || unumber(a[2], &g.rlimit_hard[i]) < 0) {
+            fail("rlimit", EINVAL, "bad rlimit %s", a[0]);
+            return;
+        }
+        g.rlimit_resource[i] = (int)res;
+        g.nrlimits++;
+    } else if (strcmp(cmd, "nonewprivs") == 0 && na == 1) {
+        g.nonewprivs = strcmp(a[0], "1") == 0;
+    } else if (strcmp(cmd, "caps") == 0 && na == 5) {
+        if (unumber(a[0], &g.cap_bounding) < 0 || unumber(a[1], &g.cap_effective) < 0
+            || unumber(a[2], &g.cap_permitted) < 0 || unumber(a[3], &g.cap_inheritable) < 0
+            || unumber(a[4], &g.cap_ambient) < 0) {
+            fail("caps", EINVAL, "bad capability masks");
+            return;
+        }
+        g.has_caps = 1;
     } else if (strcmp(cmd, "stdin") == 0 && na == 1) {
         g.stdin_relay = strcmp(a[0], "1") == 0 && g.stdin_port >= 0;
     } else if (strcmp(cmd, "exitpoweroff") == 0 && na == 1) {

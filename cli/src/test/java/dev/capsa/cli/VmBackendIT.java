@@ -247,6 +247,76 @@ class VmBackendIT {
         assertFalse(alive(qemu), "QEMU " + qemu + " is still there");
     }
 
+    /** The process's Cap* and NoNewPrivs lines of /proc/self/status, and its open-files limit, with busybox sh alone. */
+    private static final String[] STATUS = {"sh", "-c", "while read l; do case $l in Cap*|NoNewPrivs*) echo $l;; esac;"
+            + " done < /proc/self/status; echo nofile $(ulimit -n)"};
+
+    private void capabilities(Map<String, List<String>> sets, Long uid) throws IOException {
+        Path file = bundle.resolve("config.json");
+        ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
+        ObjectNode caps = ((ObjectNode) json.get("process")).putObject("capabilities");
+        sets.forEach((set, names) -> names.forEach(caps.putArray(set)::add));
+        if (uid != null) {
+            ((ObjectNode) json.at("/process/user")).put("uid", uid).put("gid", uid);
+        }
+        Files.writeString(file, Json.mapper().writeValueAsString(json));
+    }
+
+    private static String hex(long mask) {
+        return String.format("%016x", mask);
+    }
+
+    @Test
+    void theGuestsProcessHasTheSpecsCapabilitiesRlimitsAndNoNewPrivs() throws Exception {
+        args(STATUS);
+        // runc spec: bounding, effective and permitted are CAP_AUDIT_WRITE (29), CAP_KILL (5) and
+        // CAP_NET_BIND_SERVICE (10); noNewPrivileges; RLIMIT_NOFILE 1024
+        long runc = 1L << 29 | 1L << 5 | 1L << 10;
+        Result r = capsa("--backend=vm", "run", id("caps-runc-vm"));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("CapBnd: " + hex(runc) + "\n"), r.out());
+        assertTrue(r.out().contains("CapEff: " + hex(runc) + "\n"), r.out());
+        assertTrue(r.out().contains("CapPrm: " + hex(runc) + "\n"), r.out());
+        assertTrue(r.out().contains("CapInh: " + hex(0) + "\n"), r.out());
+        assertTrue(r.out().contains("NoNewPrivs: 1\n"), r.out());
+        assertTrue(r.out().contains("nofile 1024\n"), r.out());
+
+        // the set podman 4 puts in config.json, larger than runc's
+        List<String> podman = List.of("CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID",
+                "CAP_KILL", "CAP_MKNOD", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SETFCAP", "CAP_SETGID",
+                "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT");
+        long podmanMask = 1L << 29 | 1L << 0 | 1L << 1 | 1L << 3 | 1L << 4 | 1L << 5 | 1L << 27 | 1L << 10 | 1L << 13
+                | 1L << 31 | 1L << 6 | 1L << 8 | 1L << 7 | 1L << 18;
+        assertEquals(0xa80425fbL, podmanMask);
+        capabilities(Map.of("bounding", podman, "effective", podman, "permitted", podman), null);
+        r = capsa("--backend=vm", "run", id("caps-podman-vm"));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("CapBnd: " + hex(podmanMask) + "\n"), r.out());
+        assertTrue(r.out().contains("CapEff: " + hex(podmanMask) + "\n"), r.out());
+
+        // a non-root user keeps only its ambient set across exec
+        List<String> bind = List.of("CAP_NET_BIND_SERVICE");
+        capabilities(Map.of("bounding", podman, "effective", bind, "permitted", bind, "inheritable", bind,
+                "ambient", bind), 1000L);
+        r = capsa("--backend=vm", "run", id("caps-ambient-vm"));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("CapBnd: " + hex(podmanMask) + "\n"), r.out());
+        assertTrue(r.out().contains("CapAmb: " + hex(1L << 10) + "\n"), r.out());
+        assertTrue(r.out().contains("CapEff: " + hex(1L << 10) + "\n"), r.out());
+    }
+
+    @Test
+    void aFailedProcessSetupFailsCreateWithItsStepAndLeavesNoQemu() throws Exception {
+        args("echo", "x");
+        Path file = bundle.resolve("config.json");
+        ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
+        ((ObjectNode) json.get("process")).put("cwd", "/no-such-dir");
+        Files.writeString(file, Json.mapper().writeValueAsString(json));
+        Result r = capsa("--backend=vm", "run", id("cwd-vm"));
+        assertEquals(1, r.code(), r.out());
+        assertTrue(r.err().contains("cwd failed with errno 2: /no-such-dir"), r.err());
+    }
+
     @Test
     void securityFieldsTheGuestWouldIgnoreAreRefused() throws Exception {
         args("echo", "x");

@@ -1,6 +1,7 @@
 package dev.capsa.backend.vm;
 
 import dev.capsa.error.InvalidSpecException;
+import dev.capsa.os.CapabilityNames;
 import dev.capsa.spec.Hooks;
 import dev.capsa.spec.Linux;
 import dev.capsa.spec.Mount;
@@ -26,8 +27,15 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus) {
     public static final long DEFAULT_MEMORY_MIB = 256;
     /** Added to a memory limit: the guest kernel, the agent and the page cache of 9p need their own. */
     public static final long MEMORY_OVERHEAD_MIB = 64;
-    /** runc's default capability set (runc spec): the process gets no more than this. */
-    static final Set<String> DEFAULT_CAPS = Set.of("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE");
+    /**
+     * setrlimit(2) resource names by number (asm-generic/resource.h: x86_64 and arm64).
+     * TODO: share with plugin-namespace's Rlimits through core, as CapabilityNames is.
+     */
+    static final List<String> RLIMITS = List.of(
+            "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
+            "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING",
+            "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME");
+    private static final BigInteger UINT64_MAX = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
 
     // mount(2) flags
     private static final long MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_SYNCHRONOUS = 16,
@@ -96,6 +104,22 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus) {
             }
             orders.add(groups);
         }
+        for (int i = 0; i < list(process.rlimits()).size(); i++) {
+            orders.add(rlimit(process.rlimits().get(i), "/process/rlimits/" + i));
+        }
+        if (Boolean.TRUE.equals(process.noNewPrivileges())) {
+            orders.add(List.of("nonewprivs", "1"));
+        }
+        // runc: without a capabilities object the process keeps the capabilities it has (all, as root)
+        ProcessSpec.Capabilities caps = process.capabilities();
+        if (caps != null) {
+            orders.add(List.of("caps",
+                    mask("/process/capabilities/bounding", caps.bounding()),
+                    mask("/process/capabilities/effective", caps.effective()),
+                    mask("/process/capabilities/permitted", caps.permitted()),
+                    mask("/process/capabilities/inheritable", caps.inheritable()),
+                    mask("/process/capabilities/ambient", caps.ambient())));
+        }
         orders.add(List.of("stdin", foreground ? "1" : "0"));
         orders.add(List.of("exitpoweroff", foreground ? "0" : "1"));
         return new GuestPlan(List.copyOf(orders), memoryMib(spec), cpus(spec));
@@ -114,13 +138,6 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus) {
         ProcessSpec p = spec.process();
         if (Boolean.TRUE.equals(p.terminal())) {
             throw new InvalidSpecException("/process/terminal", "the vm backend has no terminal support yet");
-        }
-        if (p.capabilities() != null) {
-            check("/process/capabilities/bounding", p.capabilities().bounding());
-            check("/process/capabilities/effective", p.capabilities().effective());
-            check("/process/capabilities/permitted", p.capabilities().permitted());
-            check("/process/capabilities/inheritable", p.capabilities().inheritable());
-            check("/process/capabilities/ambient", p.capabilities().ambient());
         }
         if (p.apparmorProfile() != null && !p.apparmorProfile().isEmpty()) {
             throw new InvalidSpecException("/process/apparmorProfile", "the vm backend does not apply AppArmor profiles");
@@ -161,16 +178,33 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus) {
         }
     }
 
-    private static void check(String pointer, List<String> caps) {
-        if (caps == null) {
-            return;
+    /**
+     * A capability set as the agent's mask, in decimal. Every name Capsa knows goes in: the guest's
+     * kernel, not the host's, is the one that knows them, and the agent leaves out what it does not.
+     */
+    private static String mask(String pointer, List<String> names) {
+        long mask = CapabilityNames.mask(names, CapabilityNames.LAST_KNOWN, null);
+        if (mask < 0) {
+            int i = (int) (-1L - mask);
+            throw new InvalidSpecException(pointer + "/" + i, "unknown capability \"" + names.get(i) + "\"");
         }
-        for (int i = 0; i < caps.size(); i++) {
-            if (!DEFAULT_CAPS.contains(caps.get(i))) {
-                throw new InvalidSpecException(pointer + "/" + i, caps.get(i) + " is beyond the default set, and the"
-                        + " vm backend does not manage capabilities inside the guest yet");
-            }
+        return Long.toString(mask);
+    }
+
+    private static List<String> rlimit(ProcessSpec.Rlimit r, String pointer) {
+        int number = RLIMITS.indexOf(r.type());
+        if (number < 0) {
+            throw new InvalidSpecException(pointer + "/type", "unknown rlimit \"" + r.type() + "\"");
         }
+        return List.of("rlimit", Integer.toString(number), uint64(r.soft(), pointer + "/soft"),
+                uint64(r.hard(), pointer + "/hard"));
+    }
+
+    private static String uint64(BigInteger v, String pointer) {
+        if (v == null || v.signum() < 0 || v.compareTo(UINT64_MAX) > 0) {
+            throw new InvalidSpecException(pointer, "must be a number from 0 to 2^64-1");
+        }
+        return v.toString();
     }
 
     private static List<String> mount(Mount m, String pointer) {

@@ -9,6 +9,7 @@ import dev.capsa.backend.vm.qemu.QemuHypervisor;
 import dev.capsa.error.BackendUnavailableException;
 import dev.capsa.error.CapsaException;
 import dev.capsa.error.SyscallException;
+import dev.capsa.os.CapabilityNames;
 import dev.capsa.os.Signals;
 import dev.capsa.spec.DefaultSpec;
 import dev.capsa.spi.Availability;
@@ -108,8 +109,7 @@ public final class VmBackend implements RuntimeBackend {
     @Override
     public Features features() {
         // namespaces are implicit: the guest is a machine of its own; see docs/vm.md for the rest
-        Features.Linux linux = new Features.Linux(List.of(), List.copyOf(GuestPlan.DEFAULT_CAPS.stream().sorted()
-                .toList()), null, new Features.Seccomp(false, null, null, null, null, null), Features.Enabled.NO,
+        Features.Linux linux = new Features.Linux(List.of(), CapabilityNames.NAMES, null, new Features.Seccomp(false, null, null, null, null, null), Features.Enabled.NO,
                 Features.Enabled.NO, Features.Enabled.NO, new Features.MountExtensions(Features.Enabled.NO),
                 Features.Enabled.NO);
         return new Features(DefaultSpec.OCI_VERSION_MIN, DefaultSpec.OCI_VERSION,

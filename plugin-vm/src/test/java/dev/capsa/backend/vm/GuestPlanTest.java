@@ -38,8 +38,11 @@ class GuestPlanTest {
         assertTrue(remount > o.indexOf(List.of("mknod", "/dev/null", "0020666", "1", "3")), "read-only root last");
         assertEquals(List.of(List.of("arg", "sh"), List.of("env",
                         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"), List.of("env", "TERM=xterm"),
-                List.of("cwd", "/"), List.of("user", "0", "0", "-1"), List.of("groups"), List.of("stdin", "1"),
-                List.of("exitpoweroff", "0")), o.subList(remount + 1, o.size()));
+                List.of("cwd", "/"), List.of("user", "0", "0", "-1"), List.of("groups"),
+                List.of("rlimit", "7", "1024", "1024"), List.of("nonewprivs", "1"),
+                // CAP_AUDIT_WRITE (29), CAP_KILL (5), CAP_NET_BIND_SERVICE (10): 0x20000420
+                List.of("caps", "536871968", "536871968", "536871968", "0", "0"),
+                List.of("stdin", "1"), List.of("exitpoweroff", "0")), o.subList(remount + 1, o.size()));
         assertEquals(256, plan.memoryMib());
         assertEquals(1, plan.cpus());
     }
@@ -61,6 +64,30 @@ class GuestPlanTest {
         assertEquals(Math.min(2, Runtime.getRuntime().availableProcessors()), plan.cpus());
     }
 
+    @Test
+    void capabilitiesBecomeMasksAndWithoutThemTheProcessKeepsItsOwn() throws Exception {
+        List<String> podman = List.of("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+                "CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT");
+        List<List<String>> o = GuestPlan.from(spec(j -> {
+            ObjectNode caps = (ObjectNode) j.at("/process/capabilities");
+            for (String set : List.of("bounding", "effective", "permitted")) {
+                podman.forEach(caps.putArray(set)::add);
+            }
+            caps.putArray("ambient").add("CAP_CHECKPOINT_RESTORE");
+            ((ObjectNode) j.get("process")).put("noNewPrivileges", false);
+            ((ObjectNode) j.get("process")).putArray("rlimits").addObject().put("type", "RLIMIT_NPROC")
+                    .put("soft", 10).put("hard", new java.math.BigInteger("18446744073709551615"));
+        }), true).orders();
+        long mask = 1L | 2 | 8 | 16 | 32 | 1L << 10 | 1L << 31 | 1L << 6 | 1L << 8 | 1L << 7 | 1L << 18;
+        assertTrue(o.contains(List.of("caps", Long.toString(mask), Long.toString(mask), Long.toString(mask), "0",
+                Long.toString(1L << 40))), o.toString());
+        assertTrue(o.contains(List.of("rlimit", "6", "10", "18446744073709551615")), o.toString());
+        assertTrue(o.stream().noneMatch(l -> l.getFirst().equals("nonewprivs")), o.toString());
+        List<List<String>> none = GuestPlan.from(spec(j -> ((ObjectNode) j.get("process")).remove("capabilities")),
+                true).orders();
+        assertTrue(none.stream().noneMatch(l -> l.getFirst().equals("caps")), none.toString());
+    }
+
     private static void refused(String pointer, Consumer<ObjectNode> edit) throws Exception {
         Spec s = spec(edit);
         InvalidSpecException e = assertThrows(InvalidSpecException.class, () -> GuestPlan.from(s, true));
@@ -72,7 +99,8 @@ class GuestPlanTest {
         refused("/linux/seccomp", j -> ((ObjectNode) j.get("linux")).putObject("seccomp").put("defaultAction",
                 "SCMP_ACT_ALLOW"));
         refused("/process/capabilities/bounding/3", j -> ((ObjectNode) j.at("/process/capabilities"))
-                .withArray("bounding").add("CAP_SYS_ADMIN"));
+                .withArray("bounding").add("CAP_NOT_A_CAPABILITY"));
+        refused("/process/rlimits/0/type", j -> ((ObjectNode) j.at("/process/rlimits/0")).put("type", "RLIMIT_NOPE"));
         refused("/linux/uidMappings", j -> ((ObjectNode) j.get("linux")).putArray("uidMappings").addObject()
                 .put("containerID", 0).put("hostID", 1000).put("size", 1));
         refused("/process/terminal", j -> ((ObjectNode) j.get("process")).put("terminal", true));
