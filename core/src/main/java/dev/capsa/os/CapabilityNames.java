@@ -44,7 +44,10 @@ public final class CapabilityNames {
 
     static int lastCap(Path capLastCap) {
         try {
-            return Integer.parseInt(Files.readString(capLastCap).trim());
+            // proc files state size 0: read them as a stream, never by their stated size
+            try (java.io.InputStream in = Files.newInputStream(capLastCap)) {
+                return Integer.parseInt(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII).trim());
+            }
         } catch (IOException | NumberFormatException e) {
             return LAST_KNOWN;
         }

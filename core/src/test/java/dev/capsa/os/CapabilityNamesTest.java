@@ -43,4 +43,14 @@ class CapabilityNamesTest {
         assertEquals(38, CapabilityNames.lastCap(f));
         assertEquals(CapabilityNames.LAST_KNOWN, CapabilityNames.lastCap(dir.resolve("missing")));
     }
+
+    @Test
+    void theHostsLastCapabilityIsReadWholeFromProc() throws Exception {
+        // /proc files state size 0; a reader that trusts the size reads "4" of "40"
+        Process cat = new ProcessBuilder("cat", "/proc/sys/kernel/cap_last_cap").start();
+        String expected = new String(cat.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII)
+                .trim();
+        org.junit.jupiter.api.Assertions.assertEquals(0, cat.waitFor());
+        org.junit.jupiter.api.Assertions.assertEquals(Integer.parseInt(expected), CapabilityNames.hostLastCap());
+    }
 }

@@ -1,6 +1,7 @@
 package dev.capsa.backend.ns;
 
 import dev.capsa.error.InvalidSpecException;
+import dev.capsa.os.RlimitNames;
 import dev.capsa.spec.Hooks;
 import dev.capsa.spec.IdMapping;
 import dev.capsa.spec.Linux;
@@ -454,7 +455,7 @@ record LaunchPlan(
         List<PlanRlimit> rlimits = new ArrayList<>();
         for (int i = 0; i < list(process.rlimits()).size(); i++) {
             ProcessSpec.Rlimit r = process.rlimits().get(i);
-            int number = Rlimits.number(r.type());
+            int number = RlimitNames.number(r.type());
             if (number < 0) {
                 throw new InvalidSpecException("/process/rlimits/" + i + "/type", "unknown rlimit \"" + r.type() + "\"");
             }

@@ -5,6 +5,7 @@ import dev.capsa.error.CapsaException;
 import dev.capsa.error.SyscallException;
 import dev.capsa.error.WrongStateException;
 import dev.capsa.os.ProcStat;
+import dev.capsa.os.CapabilityNames;
 import dev.capsa.os.Signals;
 import dev.capsa.plugin.CapsaSettings;
 import dev.capsa.spec.DefaultSpec;
@@ -481,11 +482,7 @@ public final class NamespaceBackend implements RuntimeBackend {
     }
 
     private static int lastCap() {
-        try {
-            return Integer.parseInt(readProc(Path.of("/proc/sys/kernel/cap_last_cap")).trim());
-        } catch (IOException | NumberFormatException e) {
-            return Capabilities.NAMES.size() - 1;
-        }
+        return CapabilityNames.hostLastCap();
     }
 
     /** The host facts the plan needs; cgroup v1 hierarchies only on a host without a unified cgroup root. */

@@ -2,6 +2,7 @@ package dev.capsa.backend.vm;
 
 import dev.capsa.error.InvalidSpecException;
 import dev.capsa.os.CapabilityNames;
+import dev.capsa.os.RlimitNames;
 import dev.capsa.spec.Hooks;
 import dev.capsa.spec.Linux;
 import dev.capsa.spec.Mount;
@@ -27,14 +28,7 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus) {
     public static final long DEFAULT_MEMORY_MIB = 256;
     /** Added to a memory limit: the guest kernel, the agent and the page cache of 9p need their own. */
     public static final long MEMORY_OVERHEAD_MIB = 64;
-    /**
-     * setrlimit(2) resource names by number (asm-generic/resource.h: x86_64 and arm64).
-     * TODO: share with plugin-namespace's Rlimits through core, as CapabilityNames is.
-     */
-    static final List<String> RLIMITS = List.of(
-            "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_DATA", "RLIMIT_STACK", "RLIMIT_CORE", "RLIMIT_RSS",
-            "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_MEMLOCK", "RLIMIT_AS", "RLIMIT_LOCKS", "RLIMIT_SIGPENDING",
-            "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_RTPRIO", "RLIMIT_RTTIME");
+
     private static final BigInteger UINT64_MAX = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
 
     // mount(2) flags
@@ -192,7 +186,7 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus) {
     }
 
     private static List<String> rlimit(ProcessSpec.Rlimit r, String pointer) {
-        int number = RLIMITS.indexOf(r.type());
+        int number = RlimitNames.number(r.type());
         if (number < 0) {
             throw new InvalidSpecException(pointer + "/type", "unknown rlimit \"" + r.type() + "\"");
         }
