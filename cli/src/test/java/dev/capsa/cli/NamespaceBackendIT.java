@@ -16,13 +16,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import dev.capsa.cli.LauncherIT.Result;
 
 /**
@@ -31,120 +27,12 @@ import dev.capsa.cli.LauncherIT.Result;
  * no state, no process, no mount on the host.
  */
 @Tag("integration")
-class NamespaceBackendIT {
-    private static final Path BUSYBOX = Path.of("/bin/busybox");
+class NamespaceBackendIT extends BusyboxBundle {
     private static final List<String> APPLETS = List.of("sh", "echo", "cat", "ls", "hostname", "sleep", "id", "grep",
             "touch", "true", "test", "readlink", "tty", "stty", "sort", "tr", "kill", "pwd", "ps");
 
-    @TempDir
-    Path tmp;
-
-    private Path root;
-    private Path bundle;
-    private final String cgroupPrefix = "capsa-it-"
-            + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE) + "-";
-    private final List<String> ids = new ArrayList<>();
-
-    @BeforeEach
-    void bundle() throws Exception {
-        assumeTrue("root".equals(System.getProperty("user.name")), "the ns backend needs root; running as "
-                + System.getProperty("user.name"));
-        assumeTrue(Files.isExecutable(BUSYBOX), "no " + BUSYBOX + " (Debian: apt-get install busybox-static)");
-        LauncherIT.launcher();
-        root = tmp.resolve("root");
-        bundle = Files.createDirectories(tmp.resolve("bundle"));
-        Path bin = Files.createDirectories(bundle.resolve("rootfs/bin"));
-        Files.copy(BUSYBOX, bin.resolve("busybox"));
-        for (String applet : APPLETS) {
-            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
-        }
-        Result spec = LauncherIT.exec(bundle, List.of(LauncherIT.launcher().toString(), "spec"));
-        assertEquals(0, spec.code(), spec.err());
-    }
-
-    @AfterEach
-    void nothingLeft() throws Exception {
-        if (root == null) {
-            return;
-        }
-        for (String id : ids) {
-            capsa("delete", "--force", id);
-        }
-        if (Files.isDirectory(root)) {
-            // dot files belong to hook plugins (the event journal), not to a container
-            try (Stream<Path> left = Files.list(root)) {
-                assertEquals(List.of(), left.filter(p -> !p.getFileName().toString().startsWith(".")).toList(),
-                        "state left in " + root);
-            }
-        }
-        String mounts = Files.readString(Path.of("/proc/self/mountinfo"));
-        assertFalse(mounts.contains(tmp.toString()), "a mount under " + tmp + " is left on the host:\n" + mounts);
-        for (String line : mounts.lines().toList()) {
-            String[] halves = line.split(" - ", 2);
-            Path point = Path.of(halves[0].split(" ")[4]);
-            if (halves.length == 2 && halves[1].startsWith("cgroup") && point.startsWith("/sys/fs/cgroup")) {
-                try (Stream<Path> left = Files.list(point)) {
-                    assertEquals(List.of(), left.filter(p -> p.getFileName().toString().startsWith(cgroupPrefix))
-                            .toList(), "cgroups left in " + point);
-                }
-            }
-        }
-    }
-
-    /**
-     * A container id for this test; its cgroup is /capsa-it-RANDOM-ID (set in config.json here),
-     * so that no test touches a cgroup it did not make, and two containers never share one.
-     */
-    private String id(String name) throws IOException {
-        ids.add(name);
-        Path file = bundle.resolve("config.json");
-        ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
-        ((ObjectNode) json.get("linux")).put("cgroupsPath", "/" + cgroupPrefix + name);
-        Files.writeString(file, Json.mapper().writeValueAsString(json));
-        return name;
-    }
-
-    private void config(Consumer<ObjectNode> edit) throws IOException {
-        Path file = bundle.resolve("config.json");
-        ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
-        ((ObjectNode) json.get("process")).put("terminal", false);
-        edit.accept(json);
-        Files.writeString(file, Json.mapper().writeValueAsString(json));
-    }
-
-    private void args(String... args) throws IOException {
-        config(json -> {
-            ArrayNode a = ((ObjectNode) json.get("process")).putArray("args");
-            for (String arg : args) {
-                a.add(arg);
-            }
-        });
-    }
-
-    private Result capsa(String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(LauncherIT.launcher().toString(), "--root", root.toString()));
-        command.addAll(List.of(args));
-        return LauncherIT.exec(bundle, command);
-    }
-
-    private JsonNode state(String id) throws Exception {
-        Result r = capsa("state", id);
-        assertEquals(0, r.code(), r.err());
-        return Json.mapper().readTree(r.out());
-    }
-
-    private static boolean alive(long pid) {
-        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)
-                && !procState(pid).equals("Z");
-    }
-
-    private static String procState(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-            return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-        } catch (IOException e) {
-            return "gone";
-        }
+    NamespaceBackendIT() {
+        super(APPLETS, true);
     }
 
     private void awaitStatus(String id, String status) throws Exception {

@@ -18,12 +18,9 @@ import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The ns backend's cgroups as a runc user meets them, on this host's real cgroup v1 hierarchies,
@@ -32,39 +29,28 @@ import org.junit.jupiter.api.io.TempDir;
  * its own absolute cgroupsPath, /capsa-it-RANDOM, and touches no other cgroup.
  */
 @Tag("integration")
-class NamespaceCgroupIT {
-    private static final Path BUSYBOX = Path.of("/bin/busybox");
+class NamespaceCgroupIT extends BusyboxBundle {
     private static final Path CGROUP = Path.of("/sys/fs/cgroup");
     private static final long MIB = 1024 * 1024;
     private static final List<String> APPLETS = List.of("sh", "echo", "cat", "sleep", "true", "head", "dd", "grep");
 
-    @TempDir
-    Path tmp;
-
-    private Path root;
-    private Path bundle;
     private String cgroup;
-    private final List<String> ids = new ArrayList<>();
 
-    @BeforeEach
-    void bundle() throws Exception {
-        assumeTrue("root".equals(System.getProperty("user.name")), "the ns backend needs root; running as "
-                + System.getProperty("user.name"));
-        assumeTrue(Files.isExecutable(BUSYBOX), "no " + BUSYBOX + " (Debian: apt-get install busybox-static)");
+    NamespaceCgroupIT() {
+        super(APPLETS, false);
+    }
+
+    @Override
+    void assumeHost() {
+        super.assumeHost();
         assumeTrue(Files.isDirectory(CGROUP.resolve("memory")) && Files.isDirectory(CGROUP.resolve("pids"))
                         && Files.isDirectory(CGROUP.resolve("freezer")),
                 "this host does not mount the cgroup v1 memory, pids and freezer hierarchies (v2 is covered by "
                         + "CgroupV2Test's fixtures)");
-        LauncherIT.launcher();
-        root = tmp.resolve("root");
-        bundle = Files.createDirectories(tmp.resolve("bundle"));
-        Path bin = Files.createDirectories(bundle.resolve("rootfs/bin"));
-        Files.copy(BUSYBOX, bin.resolve("busybox"));
-        for (String applet : APPLETS) {
-            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
-        }
-        Result spec = LauncherIT.exec(bundle, List.of(LauncherIT.launcher().toString(), "spec"));
-        assertEquals(0, spec.code(), spec.err());
+    }
+
+    @BeforeEach
+    void cgroup() throws Exception {
         cgroup = "capsa-it-" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
         config(json -> {
             ObjectNode linux = (ObjectNode) json.get("linux");
@@ -73,20 +59,8 @@ class NamespaceCgroupIT {
         });
     }
 
-    @AfterEach
-    void nothingLeft() throws Exception {
-        if (root == null) {
-            return;
-        }
-        for (String id : ids) {
-            capsa("delete", "--force", id);
-        }
-        if (Files.isDirectory(root)) {
-            try (Stream<Path> left = Files.list(root)) {
-                assertEquals(List.of(), left.filter(p -> !p.getFileName().toString().startsWith(".")).toList(),
-                        "state left in " + root);
-            }
-        }
+    @Override
+    void assertNothingElseLeft() throws Exception {
         assertEquals(List.of(), leftovers(), "cgroups left behind");
     }
 
@@ -114,49 +88,15 @@ class NamespaceCgroupIT {
         return points;
     }
 
-    private String id(String name) {
-        ids.add(name);
-        return name;
-    }
-
-    private void config(Consumer<ObjectNode> edit) throws IOException {
-        Path file = bundle.resolve("config.json");
-        ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
-        ((ObjectNode) json.get("process")).put("terminal", false);
-        edit.accept(json);
-        Files.writeString(file, Json.mapper().writeValueAsString(json));
-    }
-
     private void resources(Consumer<ObjectNode> edit) throws IOException {
         config(json -> edit.accept((ObjectNode) json.get("linux").get("resources")));
-    }
-
-    private void args(String... args) throws IOException {
-        config(json -> {
-            ArrayNode a = ((ObjectNode) json.get("process")).putArray("args");
-            for (String arg : args) {
-                a.add(arg);
-            }
-        });
-    }
-
-    private Result capsa(String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(LauncherIT.launcher().toString(), "--root", root.toString()));
-        command.addAll(List.of(args));
-        return LauncherIT.exec(bundle, command);
-    }
-
-    private JsonNode state(String id) throws Exception {
-        Result r = capsa("state", id);
-        assertEquals(0, r.code(), r.err());
-        return Json.mapper().readTree(r.out());
     }
 
     private String file(String hierarchy, String name) throws IOException {
         return Files.readString(CGROUP.resolve(hierarchy).resolve(cgroup).resolve(name)).strip();
     }
 
-    private static String procState(long pid) throws IOException {
+    private static String statusState(long pid) throws IOException {
         return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream()
                 .filter(l -> l.startsWith("State:")).findFirst().orElseThrow().split("\\s+")[1];
     }
@@ -238,7 +178,7 @@ class NamespaceCgroupIT {
         assertEquals("FROZEN", file("freezer", "freezer.state"));
         eventually("frozen processes are in D state", () -> {
             try {
-                return procState(init).equals("D") && procState(execPid).equals("D");
+                return statusState(init).equals("D") && statusState(execPid).equals("D");
             } catch (IOException e) {
                 return false;
             }
@@ -247,7 +187,7 @@ class NamespaceCgroupIT {
         assertEquals(1, again.code(), "pause of a paused container");
         assertEquals(0, capsa("resume", id).code());
         assertEquals("running", state(id).get("status").asText());
-        assertEquals("S", procState(init));
+        assertEquals("S", statusState(init));
 
         Result update = capsa("update", "--memory", "64m", id);
         assertEquals(0, update.code(), update.err());

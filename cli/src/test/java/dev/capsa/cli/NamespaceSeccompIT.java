@@ -1,7 +1,6 @@
 package dev.capsa.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -17,14 +16,9 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
-import java.util.function.Consumer;
-import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The ns backend's seccomp as a runc user meets it, as root, in busybox containers: a filter that
@@ -33,94 +27,29 @@ import org.junit.jupiter.api.io.TempDir;
  * nothing left behind.
  */
 @Tag("integration")
-class NamespaceSeccompIT {
-    private static final Path BUSYBOX = Path.of("/bin/busybox");
+class NamespaceSeccompIT extends BusyboxBundle {
     private static final Path PODMAN_PROFILE = Path.of("/usr/share/containers/seccomp.json");
     private static final List<String> APPLETS = List.of("sh", "echo", "cat", "grep", "mkdir", "mount", "sleep",
             "true", "ls", "swapon");
 
-    @TempDir
-    Path tmp;
+    NamespaceSeccompIT() {
+        super(APPLETS, true);
+    }
 
-    private Path root;
-    private Path bundle;
-    private final String cgroupPrefix = "capsa-it-"
-            + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE) + "-";
-    private final List<String> ids = new ArrayList<>();
-
-    @BeforeEach
-    void bundle() throws Exception {
-        assumeTrue("root".equals(System.getProperty("user.name")), "the ns backend needs root; running as "
-                + System.getProperty("user.name"));
-        assumeTrue(Files.isExecutable(BUSYBOX), "no " + BUSYBOX + " (Debian: apt-get install busybox-static)");
+    @Override
+    void assumeHost() {
+        super.assumeHost();
         assumeTrue(Files.exists(Path.of("/usr/lib/x86_64-linux-gnu/libseccomp.so.2"))
                         || Files.exists(Path.of("/usr/lib64/libseccomp.so.2")),
                 "no libseccomp.so.2 (Debian: apt-get install libseccomp2)");
-        LauncherIT.launcher();
-        root = tmp.resolve("root");
-        bundle = Files.createDirectories(tmp.resolve("bundle"));
-        Path bin = Files.createDirectories(bundle.resolve("rootfs/bin"));
+    }
+
+    @BeforeEach
+    void tmpfs() throws Exception {
         Files.createDirectories(bundle.resolve("rootfs/tmp"));
-        Files.copy(BUSYBOX, bin.resolve("busybox"));
-        for (String applet : APPLETS) {
-            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
-        }
-        Result spec = LauncherIT.exec(bundle, List.of(LauncherIT.launcher().toString(), "spec"));
-        assertEquals(0, spec.code(), spec.err());
         // a writable /tmp, so that a failing mkdir there is the filter's doing and nothing else's
         config(json -> ((ArrayNode) json.get("mounts")).addObject().put("destination", "/tmp").put("type", "tmpfs")
                 .put("source", "tmpfs").putArray("options").add("nosuid").add("nodev"));
-    }
-
-    @AfterEach
-    void nothingLeft() throws Exception {
-        if (root == null) {
-            return;
-        }
-        for (String id : ids) {
-            capsa("delete", "--force", id);
-        }
-        if (Files.isDirectory(root)) {
-            try (Stream<Path> left = Files.list(root)) {
-                assertEquals(List.of(), left.filter(p -> !p.getFileName().toString().startsWith(".")).toList(),
-                        "state left in " + root);
-            }
-        }
-        String mounts = Files.readString(Path.of("/proc/self/mountinfo"));
-        assertFalse(mounts.contains(tmp.toString()), "a mount under " + tmp + " is left on the host");
-        for (String line : mounts.lines().toList()) {
-            String[] halves = line.split(" - ", 2);
-            Path point = Path.of(halves[0].split(" ")[4]);
-            if (halves.length == 2 && halves[1].startsWith("cgroup") && point.startsWith("/sys/fs/cgroup")) {
-                try (Stream<Path> left = Files.list(point)) {
-                    assertEquals(List.of(), left.filter(p -> p.getFileName().toString().startsWith(cgroupPrefix))
-                            .toList(), "cgroups left in " + point);
-                }
-            }
-        }
-    }
-
-    private String id(String name) throws IOException {
-        ids.add(name);
-        config(json -> ((ObjectNode) json.get("linux")).put("cgroupsPath", "/" + cgroupPrefix + name));
-        return name;
-    }
-
-    private void config(Consumer<ObjectNode> edit) throws IOException {
-        Path file = bundle.resolve("config.json");
-        ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
-        ((ObjectNode) json.get("process")).put("terminal", false);
-        edit.accept(json);
-        Files.writeString(file, Json.mapper().writeValueAsString(json));
-    }
-
-    private void args(String... args) throws IOException {
-        config(json -> {
-            ArrayNode a = ((ObjectNode) json.get("process")).putArray("args");
-            for (String arg : args) {
-                a.add(arg);
-            }
-        });
     }
 
     private void seccomp(JsonNode profile) throws IOException {
@@ -136,12 +65,6 @@ class NamespaceSeccompIT {
         rule.putArray("names").add("mkdir").add("mkdirat");
         rule.put("action", "SCMP_ACT_ERRNO").put("errnoRet", errno);
         return s;
-    }
-
-    private Result capsa(String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(LauncherIT.launcher().toString(), "--root", root.toString()));
-        command.addAll(List.of(args));
-        return LauncherIT.exec(bundle, command);
     }
 
     private static final String PROBE = "grep Seccomp: /proc/self/status; echo ok; mkdir /tmp/x; echo rc=$?";

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.capsa.cli.LauncherIT.Result;
 import dev.capsa.spec.Json;
@@ -19,9 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,30 +30,27 @@ import org.junit.jupiter.api.io.TempDir;
  * no QEMU process and no state is left.
  */
 @Tag("integration")
-class VmBackendIT {
-    private static final Path BUSYBOX = Path.of("/bin/busybox");
+class VmBackendIT extends BusyboxBundle {
     private static final Path GUEST = Path.of(System.getenv().getOrDefault("CAPSA_GUEST_DIR", "/var/lib/capsa/guest"));
     private static final List<String> APPLETS = List.of("sh", "echo", "cat", "sleep", "hostname");
 
     @TempDir
     static Path shared;
 
-    @TempDir
-    Path tmp;
+    private static Path sharedRoot;
 
-    private static Path root;
-    private Path bundle;
-    private final List<String> ids = new ArrayList<>();
+    VmBackendIT() {
+        super(APPLETS, false);
+    }
 
     @BeforeAll
     static void host() {
-        assumeTrue("root".equals(System.getProperty("user.name")), "the vm backend needs root; running as "
-                + System.getProperty("user.name"));
+        assumeRoot("vm");
         assumeTrue(onPath("qemu-system-x86_64"), "no qemu-system-x86_64 (Debian: apt-get install qemu-system-x86)");
         assumeTrue(Files.exists(GUEST.resolve("current/vmlinux")) || Files.exists(GUEST.resolve("vmlinux")),
                 "no guest image in " + GUEST + " (run scripts/build-guest.sh)");
-        assumeTrue(Files.isExecutable(BUSYBOX), "no " + BUSYBOX + " (Debian: apt-get install busybox-static)");
-        root = shared.resolve("root");
+        assumeBusybox();
+        sharedRoot = shared.resolve("root");
     }
 
     private static boolean onPath(String program) {
@@ -64,33 +58,19 @@ class VmBackendIT {
                 .anyMatch(d -> !d.isEmpty() && Files.isExecutable(Path.of(d, program)));
     }
 
-    @BeforeEach
-    void bundle() throws Exception {
-        LauncherIT.launcher();
-        bundle = Files.createDirectories(tmp.resolve("bundle"));
-        Path bin = Files.createDirectories(bundle.resolve("rootfs/bin"));
-        Files.copy(BUSYBOX, bin.resolve("busybox"));
-        for (String applet : APPLETS) {
-            Files.createSymbolicLink(bin.resolve(applet), Path.of("busybox"));
-        }
-        Result spec = LauncherIT.exec(bundle, List.of(LauncherIT.launcher().toString(), "spec"));
-        assertEquals(0, spec.code(), spec.err());
+    /** The host was checked once for the class, in {@link #host()}. */
+    @Override
+    void assumeHost() {
     }
 
-    @AfterEach
-    void nothingLeft() throws Exception {
-        if (bundle == null) {
-            return;
-        }
-        for (String id : ids) {
-            capsa(Map.of(), "delete", "--force", id);
-        }
-        if (Files.isDirectory(root)) {
-            try (Stream<Path> left = Files.list(root)) {
-                assertEquals(List.of(), left.filter(p -> !p.getFileName().toString().startsWith(".")).toList(),
-                        "state left in " + root);
-            }
-        }
+    /** One state root for the class: the accelerator probe runs once. */
+    @Override
+    Path stateRoot() {
+        return sharedRoot;
+    }
+
+    @Override
+    void assertNothingElseLeft() throws Exception {
         assertEquals(List.of(), qemuProcesses(), "QEMU processes left behind");
     }
 
@@ -114,26 +94,8 @@ class VmBackendIT {
         return found;
     }
 
-    private String id(String name) {
-        ids.add(name);
-        return name;
-    }
-
-    private void args(String... args) throws IOException {
-        Path file = bundle.resolve("config.json");
-        ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
-        ObjectNode process = (ObjectNode) json.get("process");
-        process.put("terminal", false);
-        ArrayNode a = process.putArray("args");
-        for (String arg : args) {
-            a.add(arg);
-        }
-        Files.writeString(file, Json.mapper().writeValueAsString(json));
-    }
-
     private Result capsa(Map<String, String> env, String... args) throws Exception {
-        List<String> command = new ArrayList<>(List.of(LauncherIT.launcher().toString(), "--root", root.toString()));
-        command.addAll(List.of(args));
+        List<String> command = command(args);
         ProcessBuilder pb = new ProcessBuilder(command).directory(bundle.toFile());
         pb.environment().remove("CAPSA_PLUGINS");
         pb.environment().putAll(env);
@@ -148,26 +110,13 @@ class VmBackendIT {
         return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
     }
 
-    private Result capsa(String... args) throws Exception {
+    @Override
+    Result capsa(String... args) throws Exception {
         return capsa(Map.of(), args);
     }
 
-    private JsonNode state(String id) throws Exception {
-        Result r = capsa("state", id);
-        assertEquals(0, r.code(), r.err());
-        return Json.mapper().readTree(r.out());
-    }
-
-    private static String procState(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-            return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-        } catch (IOException e) {
-            return "gone";
-        }
-    }
-
-    private static boolean alive(long pid) {
+    /** Whether QEMU {@code pid} is there and no zombie. */
+    private static boolean qemuAlive(long pid) {
         String s = procState(pid);
         return !s.equals("gone") && !s.equals("Z");
     }
@@ -217,7 +166,7 @@ class VmBackendIT {
         JsonNode created = state(id);
         assertEquals("created", created.get("status").asText());
         long qemu = created.get("pid").asLong();
-        assertTrue(alive(qemu), "the guest's QEMU " + qemu);
+        assertTrue(qemuAlive(qemu), "the guest's QEMU " + qemu);
 
         Result start = capsa("start", id);
         assertEquals(0, start.code(), start.err());
@@ -232,7 +181,7 @@ class VmBackendIT {
         }
         Result delete = capsa("delete", id);
         assertEquals(0, delete.code(), delete.err());
-        assertFalse(alive(qemu), "QEMU " + qemu + " is still there");
+        assertFalse(qemuAlive(qemu), "QEMU " + qemu + " is still there");
         assertFalse(Files.exists(root.resolve(id)));
     }
 
@@ -244,7 +193,7 @@ class VmBackendIT {
         long qemu = state(id).get("pid").asLong();
         Result delete = capsa("delete", "--force", id);
         assertEquals(0, delete.code(), delete.err());
-        assertFalse(alive(qemu), "QEMU " + qemu + " is still there");
+        assertFalse(qemuAlive(qemu), "QEMU " + qemu + " is still there");
     }
 
     /** The process's Cap* and NoNewPrivs lines of /proc/self/status, and its open-files limit, with busybox sh alone. */
