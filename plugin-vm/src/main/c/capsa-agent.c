@@ -115,19 +115,28 @@ static struct {
 } g = {.uid = 0, .gid = 0, .umask_value = -1, .start_fd = -1, .exec_err_fd = -1, .stdin_port = -1,
        .stdin_pipe = -1, .ctl = -1};
 
+/* Formats one line into buf, cut to fit, ending in '\n'; returns its length, or -1. */
+static int format_line(char *buf, size_t size, const char *fmt, va_list ap) {
+    int n = vsnprintf(buf, size - 1, fmt, ap);
+    if (n < 0) {
+        return -1;
+    }
+    if ((size_t)n > size - 2) {
+        n = (int)(size - 2);
+    }
+    buf[n++] = '\n';
+    return n;
+}
+
 static void agent_log(const char *fmt, ...) {
     char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    int n = format_line(line, sizeof line, fmt, ap);
     va_end(ap);
     if (n < 0) {
         return;
     }
-    if ((size_t)n > sizeof line - 2) {
-        n = sizeof line - 2;
-    }
-    line[n++] = '\n';
     if (write(2, "capsa-agent: ", 13) < 0 || write(2, line, n) < 0) {
         /* the console is all there is */
     }
@@ -152,15 +161,11 @@ static void reply(const char *fmt, ...) {
     char line[2048];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(line, sizeof line - 1, fmt, ap);
+    int n = format_line(line, sizeof line, fmt, ap);
     va_end(ap);
     if (n < 0) {
         return;
     }
-    if ((size_t)n > sizeof line - 2) {
-        n = sizeof line - 2;
-    }
-    line[n++] = '\n';
     /* The port's "host connected" news travels on virtio-serial's control queue, the host's
      * question on the port's own queue, so the question can come first: a port that looks
      * hung up right after a question is usually one whose news is late. Try for 2 s, then drop
