@@ -76,6 +76,13 @@
  *   cgroupleave [procs file...]      after the clone (or the exec fork), a stage 0 that stays as
  *                                    monitor moves itself back to these cgroups (capsa's own), so
  *                                    it does not count against the container's pids or memory
+ *   hook [phase, path, timeout, argc, arg{argc}, env...]
+ *                                    a config.json hook run inside the container: phase createContainer
+ *                                    (after "go", before pivot_root) or startContainer (after start
+ *                                    opened the fifo, before execve); timeout in seconds, 0 for none;
+ *                                    argv is exactly the args (argc 0: the path alone), envp the env
+ *   hookstate [phase, prefix, suffix] the state JSON the hooks of phase get on stdin: prefix, the
+ *                                    init's pid in the host's pid namespace, suffix
  *   end []
  *
  * Reports (capsa-init -> Java), one line each:
@@ -84,6 +91,11 @@
  *   error STEP ERRNO DETAIL          a step that failed; the init exits
  *   sync                             waiting for "go\n" (or EOF: abort)
  *   ready                            all done; blocked on the exec fifo
+ *
+ * The exec fifo: start opens it for reading and reads until EOF. The init writes "0" when the
+ * fifo opens, then runs the startContainer hooks; a failure there (or of execve) is written after
+ * the "0" as one line of text before the init exits, so start reports it. EOF right after "0"
+ * means the process runs (the descriptor is close-on-exec).
  *
  * Exec mode: stage 0 opens /proc/PID, checks the start time there (a reused pid fails), joins
  * every namespace of that process that differs from its own (user first, mnt last), and forks:
@@ -109,6 +121,7 @@
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
 #include <net/if.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -130,6 +143,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <termios.h>
+#include <time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <dirent.h>
@@ -161,6 +175,18 @@ struct op {
     struct device_step device;
     char *target, *dest;
     unsigned long flags;
+};
+
+/* The in-container phases of config.md, in the order they run. */
+enum hook_phase { HOOK_CREATE_CONTAINER, HOOK_START_CONTAINER };
+static const char *const HOOK_PHASES[] = {"createContainer", "startContainer"};
+#define MAX_HOOKS 64
+
+struct hook {
+    enum hook_phase phase;
+    char *path;
+    unsigned long timeout; /* seconds; 0: none */
+    char **argv, **envp;   /* NULL-terminated */
 };
 
 struct plan {
@@ -224,6 +250,10 @@ struct plan {
     /* cgroup.procs files stage 0 joins before the clone, and leaves for after it */
     char *cgroup_join[32], *cgroup_leave[32];
     int ncgroup_join, ncgroup_leave;
+    /* config.json hooks that run inside the container, and their state JSON around the init's pid */
+    struct hook hooks[MAX_HOOKS];
+    int nhooks;
+    char *hookstate_prefix[2], *hookstate_suffix[2];
 };
 
 static struct plan plan;
@@ -397,6 +427,51 @@ static int parse_signed(const char *s, long *out) {
         if (parse_num(f[i], &v_)) return fail("plan", EINVAL, "record %s: bad number %s", tag, f[i]); \
         (dst) = v_; } while (0)
 #define ROOM(count) do { if ((count) >= MAX_ITEMS) return fail("plan", E2BIG, "too many %s records", tag); } while (0)
+
+static int hook_phase_of(const char *name) {
+    for (int i = 0; i < 2; i++) {
+        if (!strcmp(name, HOOK_PHASES[i])) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* hook [phase, path, timeout, argc, arg..., env...] */
+static int read_hook(const char *tag, char **f, int nf) {
+    unsigned long long argc;
+    if (nf < 4 || parse_num(f[3], &argc) || argc > (unsigned long long)(nf - 4)) {
+        return fail("plan", EINVAL, "record %s: needs phase, path, timeout, argc and argc args", tag);
+    }
+    if (plan.nhooks >= MAX_HOOKS) {
+        return fail("plan", E2BIG, "too many %s records", tag);
+    }
+    struct hook *h = &plan.hooks[plan.nhooks];
+    int phase = hook_phase_of(f[0]);
+    if (phase < 0) {
+        return fail("plan", EINVAL, "record %s: unknown phase %s", tag, f[0]);
+    }
+    h->phase = (enum hook_phase)phase;
+    h->path = f[1];
+    NUM(2, h->timeout);
+    int nenv = nf - 4 - (int)argc;
+    h->argv = calloc(argc + 2, sizeof(char *));
+    h->envp = calloc((size_t)nenv + 1, sizeof(char *));
+    if (!h->argv || !h->envp) {
+        return fail("plan", ENOMEM, "record %s", tag);
+    }
+    if (argc == 0) {
+        h->argv[0] = h->path; /* config.md: args absent, argv is the path alone */
+    }
+    for (int i = 0; i < (int)argc; i++) {
+        h->argv[i] = f[4 + i];
+    }
+    for (int i = 0; i < nenv; i++) {
+        h->envp[i] = f[4 + (int)argc + i];
+    }
+    plan.nhooks++;
+    return 0;
+}
 
 static int read_plan(void) {
     int seen_version = 0;
@@ -628,6 +703,18 @@ static int read_plan(void) {
                 (leave ? plan.cgroup_leave : plan.cgroup_join)[i] = f[i];
             }
             *(leave ? &plan.ncgroup_leave : &plan.ncgroup_join) = nf;
+        } else if (!strcmp(tag, "hook")) {
+            if (read_hook(tag, f, nf) < 0) {
+                return -1;
+            }
+        } else if (!strcmp(tag, "hookstate")) {
+            NEED(3);
+            int phase = hook_phase_of(f[0]);
+            if (phase < 0) {
+                return fail("plan", EINVAL, "record %s: unknown phase %s", tag, f[0]);
+            }
+            plan.hookstate_prefix[phase] = f[1];
+            plan.hookstate_suffix[phase] = f[2];
         } else if (!strcmp(tag, "end")) {
             break;
         } else {
@@ -1692,18 +1779,238 @@ static int step_process(char *exe, size_t exesize) {
     return 0;
 }
 
+/* ---- config.json hooks inside the container (createContainer, startContainer) */
+
+#define HOOK_OUTPUT_TAIL 2048
+
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keeps the last HOOK_OUTPUT_TAIL bytes of what the hook wrote, for the error message. */
+static void keep_tail(char *tail, size_t *len, const char *buf, size_t n) {
+    if (n >= HOOK_OUTPUT_TAIL) {
+        memcpy(tail, buf + n - HOOK_OUTPUT_TAIL, HOOK_OUTPUT_TAIL);
+        *len = HOOK_OUTPUT_TAIL;
+        return;
+    }
+    size_t keep = *len + n > HOOK_OUTPUT_TAIL ? HOOK_OUTPUT_TAIL - n : *len;
+    memmove(tail, tail + *len - keep, keep);
+    memcpy(tail + keep, buf, n);
+    *len = keep + n;
+}
+
+static void hook_child(const struct hook *h, int in, int out, int report) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < NSIG; sig++) {
+        signal(sig, SIG_DFL); /* fails harmlessly for SIGKILL, SIGSTOP and the unused numbers */
+    }
+    setpgid(0, 0); /* its own group: a timeout kills what it started too */
+    if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
+        int err = errno;
+        (void)!write(report, &err, sizeof err);
+        _exit(127);
+    }
+    execve(h->path, h->argv, h->envp);
+    int err = errno;
+    (void)!write(report, &err, sizeof err);
+    _exit(127);
+}
+
+/*
+ * Runs one hook as config.md says: the state on stdin, exactly its args (args[0] included) and
+ * env, killed (with its process group) past its timeout. Its stdout and stderr go to one pipe whose
+ * tail goes into the message. Returns 0, or -1 with msg set ("<phase> hook <path>: ...").
+ */
+static int run_hook(const struct hook *h, const char *state, size_t state_len, char *msg, size_t size) {
+    const char *phase = HOOK_PHASES[h->phase];
+    int in[2], out[2], report[2];
+    /* a socket for stdin: a hook that exits without reading it gives EPIPE, not SIGPIPE */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) < 0) {
+        snprintf(msg, size, "%s hook %s: socketpair: %s", phase, h->path, strerror(errno));
+        return -1;
+    }
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) {
+        snprintf(msg, size, "%s hook %s: pipe: %s", phase, h->path, strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(msg, size, "%s hook %s: fork: %s", phase, h->path, strerror(errno));
+        return -1;
+    }
+    if (pid == 0) {
+        hook_child(h, in[1], out[1], report[1]);
+    }
+    close(in[1]);
+    close(out[1]);
+    close(report[1]);
+    int err = 0;
+    ssize_t r;
+    do {
+        r = read(report[0], &err, sizeof err); /* EOF: execve worked (close-on-exec) */
+    } while (r < 0 && errno == EINTR);
+    close(report[0]);
+    if (r == (ssize_t)sizeof err) {
+        waitpid(pid, NULL, 0);
+        close(in[0]);
+        close(out[0]);
+        snprintf(msg, size, "%s hook %s: cannot start: %s", phase, h->path, strerror(err));
+        return -1;
+    }
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    fcntl(in[0], F_SETFL, O_NONBLOCK);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    size_t written = 0;
+    char tail[HOOK_OUTPUT_TAIL];
+    size_t tail_len = 0;
+    long long deadline = h->timeout ? now_ms() + (long long)h->timeout * 1000 : 0;
+    int status = 0, exited = 0, timed_out = 0;
+    while (!exited) {
+        struct pollfd fds[3];
+        int n = 0, out_at = -1, in_at = -1;
+        if (out[0] >= 0) {
+            fds[n] = (struct pollfd){.fd = out[0], .events = POLLIN};
+            out_at = n++;
+        }
+        if (in[0] >= 0 && written < state_len) {
+            fds[n] = (struct pollfd){.fd = in[0], .events = POLLOUT};
+            in_at = n++;
+        }
+        if (pidfd >= 0) {
+            fds[n++] = (struct pollfd){.fd = pidfd, .events = POLLIN};
+        }
+        int wait = pidfd >= 0 ? -1 : 10; /* without pidfd_open (before Linux 5.3): poll the pid */
+        if (deadline) {
+            long long left = deadline - now_ms();
+            if (left <= 0) {
+                timed_out = 1;
+                break;
+            }
+            if (wait < 0 || left < wait) {
+                wait = (int)left;
+            }
+        }
+        if (poll(fds, (nfds_t)n, wait) < 0 && errno != EINTR) {
+            break;
+        }
+        if (out_at >= 0 && (fds[out_at].revents & (POLLIN | POLLHUP | POLLERR))) {
+            char buf[4096];
+            r = read(out[0], buf, sizeof buf);
+            if (r > 0) {
+                keep_tail(tail, &tail_len, buf, (size_t)r);
+            } else if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+                close(out[0]);
+                out[0] = -1;
+            }
+        }
+        if (in_at >= 0 && (fds[in_at].revents & (POLLOUT | POLLHUP | POLLERR))) {
+            r = send(in[0], state + written, state_len - written, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (r > 0) {
+                written += (size_t)r;
+            } else if (r < 0 && errno != EAGAIN && errno != EINTR) {
+                written = state_len; /* the hook closed its stdin: its exit status decides */
+            }
+        }
+        if (in[0] >= 0 && written >= state_len) {
+            close(in[0]); /* EOF on the hook's stdin */
+            in[0] = -1;
+        }
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            exited = 1;
+        }
+    }
+    if (timed_out) {
+        kill(-pid, SIGKILL);
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+    }
+    if (out[0] >= 0) {
+        char buf[4096];
+        while ((r = read(out[0], buf, sizeof buf)) > 0) { /* what it wrote before it ended */
+            keep_tail(tail, &tail_len, buf, (size_t)r);
+        }
+        close(out[0]);
+    }
+    if (in[0] >= 0) {
+        close(in[0]);
+    }
+    if (pidfd >= 0) {
+        close(pidfd);
+    }
+    while (tail_len > 0 && (tail[tail_len - 1] == '\n' || tail[tail_len - 1] == ' ')) {
+        tail_len--;
+    }
+    const char *sep = tail_len ? ": " : "";
+    if (timed_out) {
+        snprintf(msg, size, "%s hook %s: timed out after %lu s%s%.*s", phase, h->path, h->timeout, sep,
+                 (int)tail_len, tail);
+        return -1;
+    }
+    if (WIFSIGNALED(status)) {
+        snprintf(msg, size, "%s hook %s: killed by signal %d%s%.*s", phase, h->path, WTERMSIG(status), sep,
+                 (int)tail_len, tail);
+        return -1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(msg, size, "%s hook %s: exit status %d%s%.*s", phase, h->path, WEXITSTATUS(status), sep,
+                 (int)tail_len, tail);
+        return -1;
+    }
+    return 0;
+}
+
+/* The hooks of one phase, in their order; the state is the plan's JSON around our host pid. */
+static int run_hooks(enum hook_phase phase, long host_pid, char *msg, size_t size) {
+    char *state = NULL;
+    for (int i = 0; i < plan.nhooks; i++) {
+        if (plan.hooks[i].phase != phase) {
+            continue;
+        }
+        if (!state) {
+            const char *prefix = plan.hookstate_prefix[phase] ? plan.hookstate_prefix[phase] : "";
+            const char *suffix = plan.hookstate_suffix[phase] ? plan.hookstate_suffix[phase] : "";
+            if (asprintf(&state, "%s%ld%s", prefix, host_pid, suffix) < 0) {
+                snprintf(msg, size, "%s hooks: out of memory", HOOK_PHASES[phase]);
+                return -1;
+            }
+        }
+        if (run_hook(&plan.hooks[i], state, strlen(state), msg, size) < 0) {
+            free(state);
+            return -1;
+        }
+    }
+    free(state);
+    return 0;
+}
+
 /* ---- the container's init (stage 1) */
 
 static int init_main(int syncfd) {
-    char c;
-    ssize_t r;
-    do {
-        r = read(syncfd, &c, 1); /* stage 0 has reported our pid */
-    } while (r < 0 && errno == EINTR);
-    close(syncfd);
-    if (r != 1) {
-        return 1;
+    /* stage 0 has reported our pid, and sends it here too: "N\n", our pid in the host's pid
+       namespace, which the hooks' state holds. EOF instead: stage 0 gave up. */
+    char pidtext[24];
+    size_t got = 0;
+    for (;;) {
+        ssize_t r = read(syncfd, pidtext + got, 1);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r != 1) {
+            return 1;
+        }
+        if (pidtext[got] == '\n' || ++got == sizeof pidtext - 1) {
+            break;
+        }
     }
+    pidtext[got] = 0;
+    close(syncfd);
+    long host_pid = strtol(pidtext, NULL, 10);
+    char hook_msg[3000];
     /* opened while still the host's root: the state dir need not be reachable from the user namespace */
     int fifo = open(plan.fifo, O_PATH | O_CLOEXEC);
     if (fifo < 0) {
@@ -1724,8 +2031,16 @@ static int init_main(int syncfd) {
     if (step_rootfs_ops(root) < 0) {
         return 1;
     }
-    if (step_sync() < 0 || step_pivot(root) < 0 || step_console() < 0 || step_sysctls() < 0
-        || step_masks() < 0) {
+    if (step_sync() < 0) {
+        return 1;
+    }
+    /* config.md: createContainer after the runtime environment exists, before pivot_root, in the
+       container's namespaces, its path resolved in the runtime's (the host's root is still there) */
+    if (run_hooks(HOOK_CREATE_CONTAINER, host_pid, hook_msg, sizeof hook_msg) < 0) {
+        fail("hook", 0, "%s", hook_msg);
+        return 1;
+    }
+    if (step_pivot(root) < 0 || step_console() < 0 || step_sysctls() < 0 || step_masks() < 0) {
         return 1;
     }
     close(root);
@@ -1746,16 +2061,33 @@ static int init_main(int syncfd) {
         return 1;
     }
     close(fifo);
+    /* kept open until execve closes it: start reads "0", then either EOF (the process runs) or
+       what went wrong after the release; above the numbers the preserved descriptors take */
+    int high = fcntl(w, F_DUPFD_CLOEXEC, 3 + plan.npreserve);
+    if (high < 0) {
+        fail("exec fifo", errno, "F_DUPFD_CLOEXEC");
+        return 1;
+    }
+    close(w);
+    w = high;
     if (write(w, "0", 1) != 1) {
         fail("exec fifo", errno, "write");
         return 1;
     }
-    close(w);
+    /* config.md: startContainer before the user's process, its path resolved in the container */
+    if (run_hooks(HOOK_START_CONTAINER, host_pid, hook_msg, sizeof hook_msg) < 0) {
+        (void)!write(w, hook_msg, strlen(hook_msg));
+        return 1;
+    }
     if (place_preserved_fds() < 0) {
         return 1;
     }
     execve(exe, plan.args, plan.env);
-    fprintf(stderr, "capsa-init: exec %s: %s\n", exe, strerror(errno));
+    int err = errno;
+    char detail[PATH_MAX + 128];
+    int n = snprintf(detail, sizeof detail, "exec %s: %s", exe, strerror(err));
+    (void)!write(w, detail, n > 0 ? (size_t)n : 0);
+    fprintf(stderr, "capsa-init: %s\n", detail);
     return 127;
 }
 
@@ -2160,7 +2492,7 @@ int main(int argc, char **argv) {
         }
         step_ok("idmap");
     }
-    if (write(sync[1], "s", 1) != 1) {
+    if (dprintf(sync[1], "%d\n", (int)pid) < 0) {
         return 1;
     }
     close(sync[1]);

@@ -93,6 +93,9 @@ public final class Engine {
             }
             // a backend that has no natural point for the host-side hooks gets them run here
             hookReached(container, HookPhase.CREATE_RUNTIME);
+            // createContainer: config.json's ran inside the container during create (by the backend);
+            // the hook plugins come after them, on the host
+            createContainerPlugins(container);
             container.update(container.record().withCreateDone());
             if (pidFile != null) {
                 writePidFile(pidFile, container.record().pid());
@@ -393,9 +396,8 @@ public final class Engine {
     }
 
     /**
-     * A backend reached a hook point during create. createRuntime brings prestart before it and the
-     * createContainer hook plugins after it (those of config.json run inside the container, by the
-     * backend). Each phase runs once per command.
+     * A backend reached a hook point during create: prestart and createRuntime run there. Each phase
+     * runs once per command.
      */
     private void hookReached(StoredContainer container, HookPhase phase) {
         if (phase != HookPhase.CREATE_RUNTIME) {
@@ -411,6 +413,15 @@ public final class Engine {
         container.markRan(HookPhase.PRESTART);
         hooks.run(HookPhase.CREATE_RUNTIME, spec, state, true);
         container.markRan(HookPhase.CREATE_RUNTIME);
+    }
+
+    private void createContainerPlugins(StoredContainer container) {
+        if (container.ran(HookPhase.CREATE_CONTAINER)) {
+            return;
+        }
+        Spec spec = container.spec();
+        dev.capsa.state.OciState state = new ContainerView(container.id(), container.record(), Status.CREATING,
+                container.pid().orElse(0), spec.ociVersion(), null).ociState();
         hooks.run(HookPhase.CREATE_CONTAINER, spec, state, false);
         container.markRan(HookPhase.CREATE_CONTAINER);
     }

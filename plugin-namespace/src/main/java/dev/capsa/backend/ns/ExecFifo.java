@@ -1,9 +1,11 @@
 package dev.capsa.backend.ns;
 
 import dev.capsa.error.CapsaException;
+import dev.capsa.error.HookFailedException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutionException;
@@ -15,9 +17,14 @@ import java.util.function.BooleanSupplier;
 /**
  * runc's exec.fifo: capsa-init blocks opening it for writing; {@code start} opens it for reading,
  * takes the byte, and removes it. Its presence is what tells a created container from a running one.
+ * Unlike runc, start reads on until EOF: capsa-init writes "0", runs the startContainer hooks and
+ * execs (the descriptor is close-on-exec), or writes what failed after the "0" and exits, so a
+ * failing startContainer hook or execve fails {@code start} with its message.
  */
 final class ExecFifo {
     static final String NAME = "exec.fifo";
+    /** More than capsa-init's longest message; a reader that stops early still sees EOF-less data as a failure. */
+    private static final int MAX_REPORT = 8192;
 
     private ExecFifo() {
     }
@@ -31,29 +38,33 @@ final class ExecFifo {
      * beside a loop that gives up when the process is gone (then a read-write open unblocks it).
      */
     static void release(Path fifo, BooleanSupplier alive, String id) {
-        FutureTask<Integer> reader = new FutureTask<>(() -> {
+        FutureTask<byte[]> reader = new FutureTask<>(() -> {
             try (InputStream in = Files.newInputStream(fifo)) {
-                return in.read();
+                return in.readNBytes(MAX_REPORT);
             }
         });
         Thread thread = Thread.ofPlatform().daemon().name("exec-fifo").start(reader);
         try {
+            byte[] got;
             while (true) {
                 try {
-                    int b = reader.get(20, TimeUnit.MILLISECONDS);
-                    if (b < 0) {
-                        throw new CapsaException("cannot start container \"" + id + "\": its process is gone");
-                    }
+                    got = reader.get(20, TimeUnit.MILLISECONDS);
                     break;
                 } catch (TimeoutException e) {
                     if (!alive.getAsBoolean()) {
                         unblock(fifo);
-                        thread.join(1000);
-                        throw new CapsaException("cannot start container \"" + id + "\": its process is gone");
+                        try {
+                            // it may have written what failed before it went: that is the better message
+                            got = reader.get(1, TimeUnit.SECONDS);
+                            break;
+                        } catch (TimeoutException stuck) {
+                            throw new CapsaException("cannot start container \"" + id + "\": its process is gone");
+                        }
                     }
                 }
             }
             Files.deleteIfExists(fifo);
+            check(got, id);
         } catch (ExecutionException e) {
             throw new CapsaException("cannot start container \"" + id + "\": " + fifo + ": "
                     + e.getCause().getMessage(), e.getCause());
@@ -63,6 +74,21 @@ final class ExecFifo {
         } catch (IOException e) {
             throw new CapsaException("cannot remove " + fifo + ": " + e.getMessage(), e);
         }
+    }
+
+    /** "0" then EOF: the process runs; "0" and text: what failed after the release; nothing: it died. */
+    static void check(byte[] got, String id) {
+        if (got.length == 0 || got[0] != '0') {
+            throw new CapsaException("cannot start container \"" + id + "\": its process is gone");
+        }
+        if (got.length == 1) {
+            return;
+        }
+        String detail = new String(got, 1, got.length - 1, StandardCharsets.UTF_8).strip();
+        if (detail.startsWith("startContainer hook ")) {
+            throw new HookFailedException("container \"" + id + "\": " + detail);
+        }
+        throw new CapsaException("container \"" + id + "\": unable to start container process: " + detail);
     }
 
     private static void unblock(Path fifo) {

@@ -2,13 +2,16 @@ package dev.capsa.backend.ns;
 
 import dev.capsa.error.InvalidSpecException;
 import dev.capsa.os.RlimitNames;
+import dev.capsa.spec.Hook;
 import dev.capsa.spec.Hooks;
 import dev.capsa.spec.IdMapping;
+import dev.capsa.spec.Json;
 import dev.capsa.spec.Linux;
 import dev.capsa.spec.Mount;
 import dev.capsa.spec.ProcessSpec;
 import dev.capsa.spec.Spec;
 import dev.capsa.spi.CreateOptions;
+import dev.capsa.state.OciState;
 import java.io.ByteArrayOutputStream;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +31,7 @@ import java.util.Set;
  * field, never ignored: time namespaces, joining a mount or user namespace by path, seccomp
  * notify, netDevices, AppArmor/SELinux labels, Intel RDT, memory
  * policy, personality, scheduler, I/O priority, CPU affinity, idmapped mounts, shared rootfs
- * propagation, config.json createContainer/startContainer hooks, and process.terminal without
+ * propagation, and process.terminal without
  * a console socket. A pid namespace (new or joined by path) and a new mount namespace are required:
  * without them kill --all and the mount steps would act on the host. {@code linux.resources} and {@code cgroupsPath} are the
  * cgroup package's to check ({@link ContainerCgroup}); the plan only carries the cgroup.procs
@@ -55,6 +58,7 @@ record LaunchPlan(
         List<String> readonlyPaths,
         boolean rootReadonly,
         PlanProcess process,
+        PlanHooks hooks,
         PlanCgroup cgroup,
         List<String> warnings) {
 
@@ -181,6 +185,33 @@ record LaunchPlan(
     record Files(Path fifo, Path exitFile) {
     }
 
+    /** A config.json hook for capsa-init; timeout in seconds, 0 for none. */
+    record PlanHook(String phase, String path, long timeout, List<String> args, List<String> env) {
+    }
+
+    /** A state JSON split around its pid: capsa-init puts the init's host pid in between. */
+    record HookState(String prefix, String suffix) {
+        private static final String PID = "\"pid\":0";
+
+        static HookState of(OciState state) {
+            String json;
+            try {
+                json = Json.mapper().writeValueAsString(state);
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalStateException("cannot write the hooks' state", e);
+            }
+            // the first "pid":0 is the member's: a quote inside a string value is escaped, and
+            // the annotations come after the pid (OciState's property order)
+            int at = json.indexOf(PID);
+            return new HookState(json.substring(0, at + PID.length() - 1), json.substring(at + PID.length()));
+        }
+    }
+
+    /** The in-container hooks of a plan and the two states they get. */
+    record PlanHooks(List<PlanHook> hooks, HookState creating, HookState created) {
+        static final PlanHooks NONE = new PlanHooks(List.of(), null, null);
+    }
+
     /**
      * The process part, the same for create and exec: what capsa-init applies after the
      * namespaces and the rootfs, just before execve.
@@ -256,7 +287,6 @@ record LaunchPlan(
         if (process == null) {
             throw new InvalidSpecException("/process", "required to create a container");
         }
-        checkHooks(spec.hooks());
 
         Linux linux = spec.linux() != null ? spec.linux()
                 : new Linux(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
@@ -382,6 +412,7 @@ record LaunchPlan(
                 list(linux.readonlyPaths()).stream().map(LaunchPlan::clean).toList(),
                 spec.root().readonly() != null && spec.root().readonly(),
                 planProcess,
+                hooks(id, spec, bundle),
                 PlanCgroup.NONE,
                 List.copyOf(warnings));
     }
@@ -390,7 +421,7 @@ record LaunchPlan(
     LaunchPlan withCgroup(PlanCgroup c) {
         return new LaunchPlan(cloneFlags, namespacePaths, uidMap, gidMap, foreground, exitFile, hostname, domainname,
                 loopback, propagation, rootPropagation, rootfs, rootfsSteps, fifo, pivot, sysctls, maskedPaths,
-                readonlyPaths, rootReadonly, process, c, warnings);
+                readonlyPaths, rootReadonly, process, hooks, c, warnings);
     }
 
     /**
@@ -524,16 +555,28 @@ record LaunchPlan(
         }
     }
 
-    private static void checkHooks(Hooks hooks) {
-        if (hooks == null) {
-            return;
+    /**
+     * The config.json hooks capsa-init runs inside the container, and their state: runtime.md's
+     * state of the container with status "creating" (createContainer) or "created" (startContainer,
+     * as runc gives it), and the init's pid in the host's pid namespace, which only capsa-init knows.
+     */
+    static PlanHooks hooks(String id, Spec spec, Path bundle) {
+        Hooks hooks = spec.hooks();
+        if (hooks == null || (hooks.of("createContainer").isEmpty() && hooks.of("startContainer").isEmpty())) {
+            return PlanHooks.NONE;
         }
-        // config.md runs these inside the container; capsa-init does not run hooks yet
+        List<PlanHook> list = new ArrayList<>();
         for (String phase : List.of("createContainer", "startContainer")) {
-            if (!hooks.of(phase).isEmpty()) {
-                throw new InvalidSpecException("/hooks/" + phase, NOT_YET);
+            for (Hook h : hooks.of(phase)) {
+                list.add(new PlanHook(phase, h.path(), h.timeout() == null ? 0 : h.timeout(), list(h.args()),
+                        list(h.env())));
             }
         }
+        Map<String, String> annotations = spec.annotations() == null || spec.annotations().isEmpty() ? null
+                : spec.annotations();
+        return new PlanHooks(List.copyOf(list),
+                HookState.of(new OciState(spec.ociVersion(), id, "creating", 0L, bundle.toString(), annotations)),
+                HookState.of(new OciState(spec.ociVersion(), id, "created", 0L, bundle.toString(), annotations)));
     }
 
     private static void checkLinux(Linux linux) {
@@ -798,6 +841,17 @@ record LaunchPlan(
             w.record("consolemount"); // runc binds the pty slave on /dev/console for the init
         }
         encodeProcess(w, process);
+        for (PlanHook h : hooks.hooks()) {
+            List<String> fields = new ArrayList<>(List.of(h.phase(), h.path(), Long.toString(h.timeout()),
+                    Integer.toString(h.args().size())));
+            fields.addAll(h.args());
+            fields.addAll(h.env());
+            w.record("hook", fields.toArray(String[]::new));
+        }
+        if (!hooks.hooks().isEmpty()) {
+            w.record("hookstate", "createContainer", hooks.creating().prefix(), hooks.creating().suffix());
+            w.record("hookstate", "startContainer", hooks.created().prefix(), hooks.created().suffix());
+        }
         w.record("end");
         return w.bytes();
     }

@@ -2,6 +2,7 @@ package dev.capsa.backend.ns;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.capsa.error.CapsaException;
+import dev.capsa.error.HookFailedException;
 import dev.capsa.error.SyscallException;
 import dev.capsa.error.WrongStateException;
 import dev.capsa.os.ProcStat;
@@ -58,7 +59,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Hooks: createRuntime (with prestart before it) runs while capsa-init waits after the
  * namespaces and mounts exist and before pivot_root, as config.md says. config.json's
- * createContainer and startContainer hooks are refused for now.
+ * createContainer hooks run right after it, by capsa-init inside the container's namespaces, and
+ * its startContainer hooks after start opened the exec fifo, before execve; their failure comes
+ * back as the step "hook" (create) or as text after the fifo's "0" (start).
  *
  * <p>Processes: capsa-init is a child of the JVM and clones the container's init. Detached, it
  * exits at once, so the init is reparented to the caller's subreaper as under runc (conmon and
@@ -117,7 +120,7 @@ public final class NamespaceBackend implements RuntimeBackend {
                 Features.Enabled.NO, Features.Enabled.NO, Features.Enabled.NO,
                 new Features.MountExtensions(Features.Enabled.NO), Features.Enabled.NO);
         return new Features(DefaultSpec.OCI_VERSION_MIN, DefaultSpec.OCI_VERSION,
-                List.of("prestart", "createRuntime", "poststart", "poststop"), MountOptions.supported(), linux, null,
+                List.of("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"), MountOptions.supported(), linux, null,
                 null);
     }
 
@@ -438,6 +441,10 @@ public final class NamespaceBackend implements RuntimeBackend {
         String step = parts[0];
         int errno = parts.length > 1 ? parseErrno(parts[1]) : 0;
         String detail = parts.length > 2 ? parts[2] : "";
+        if (step.equals("hook")) {
+            // "<phase> hook <path>: exit status N: <output>", as the host-side hooks report it
+            return new HookFailedException("container \"" + id + "\": " + detail);
+        }
         if (step.equals("exec")) {
             // runc's wording, which engines and people grep for
             return new CapsaException("container \"" + id + "\": unable to start container process: " + detail);

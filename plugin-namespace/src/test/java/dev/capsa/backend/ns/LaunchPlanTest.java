@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.capsa.backend.ns.LaunchPlan.CgroupHierarchy;
@@ -252,6 +254,39 @@ class LaunchPlanTest {
     }
 
     @Test
+    void inContainerHooksGoToCapsaInitWithTheirStateAroundThePid() throws Exception {
+        LaunchPlan plan = plan(spec(j -> {
+            j.putObject("annotations").put("pid", "0").put("a\"pid\":0", "x");
+            ObjectNode hooks = j.putObject("hooks");
+            ObjectNode cc = hooks.putArray("createContainer").addObject().put("path", "/bin/busybox").put("timeout", 5);
+            cc.putArray("args").add("sh").add("-c").add("exit 0");
+            cc.putArray("env").add("A=1");
+            hooks.putArray("startContainer").addObject().put("path", "/hook");
+            hooks.putArray("poststart").addObject().put("path", "/host-only");
+        }));
+        assertEquals(List.of(
+                new LaunchPlan.PlanHook("createContainer", "/bin/busybox", 5, List.of("sh", "-c", "exit 0"),
+                        List.of("A=1")),
+                new LaunchPlan.PlanHook("startContainer", "/hook", 0, List.of(), List.of())), plan.hooks().hooks());
+        LaunchPlan.HookState creating = plan.hooks().creating();
+        JsonNode state = new ObjectMapper().readTree(creating.prefix() + 4242 + creating.suffix());
+        assertEquals("creating", state.get("status").asText());
+        assertEquals(4242, state.get("pid").asLong());
+        assertEquals("c1", state.get("id").asText());
+        assertEquals(BUNDLE.toString(), state.get("bundle").asText());
+        assertEquals("0", state.get("annotations").get("pid").asText());
+        LaunchPlan.HookState created = plan.hooks().created();
+        assertEquals("created", new ObjectMapper().readTree(created.prefix() + 7 + created.suffix())
+                .get("status").asText());
+        String text = new String(plan.encode(), StandardCharsets.UTF_8);
+        assertTrue(text.contains("hook 8\n15:createContainer\n12:/bin/busybox\n1:5\n1:3\n2:sh\n2:-c\n6:exit 0\n3:A=1\n"),
+                text);
+        assertTrue(text.contains("hook 4\n14:startContainer\n5:/hook\n1:0\n1:0\n"), text);
+        assertFalse(text.contains("/host-only"), text);
+        assertFalse(new String(plan(spec(j -> { })).encode(), StandardCharsets.UTF_8).contains("hookstate"));
+    }
+
+    @Test
     void unsupportedFieldsAreRefusedByPointer() {
         assertEquals("/linux/seccomp/listenerPath", refused(j -> linux(j).putObject("seccomp")
                 .put("defaultAction", "SCMP_ACT_ALLOW").put("listenerPath", "/run/agent.sock")).pointer());
@@ -259,8 +294,6 @@ class LaunchPlanTest {
                 .addObject().put("type", "time")).pointer());
         assertEquals("/linux/rootfsPropagation", refused(j -> linux(j).put("rootfsPropagation", "rshared"))
                 .pointer());
-        assertEquals("/hooks/createContainer", refused(j -> j.putObject("hooks").putArray("createContainer")
-                .addObject().put("path", "/bin/true")).pointer());
         assertEquals("/process/apparmorProfile", refused(j -> ((ObjectNode) j.get("process"))
                 .put("apparmorProfile", "docker-default")).pointer());
         assertEquals("/mounts", refused(j -> ((ArrayNode) j.get("mounts")).remove(0)).pointer());
