@@ -226,6 +226,73 @@ class NamespaceHooksIT extends BusyboxBundle {
         assertEquals(0, r.code(), r.err());
     }
 
+    /**
+     * runc CVE-2019-5736: a process in the container must not be able to overwrite the runtime's
+     * helper through /proc/PID/exe. While a startContainer hook runs, the container's pid 1 is
+     * capsa-init itself (it waits for the hook), so the hook is exactly such a process: it tries
+     * to write and to truncate /proc/1/exe, and, as the 2019 exploit did, keeps it open and
+     * writes once pid 1 has exec'd the container's process (no ETXTBSY any more). Every try
+     * fails, and the helper on the host is unchanged.
+     */
+    @Test
+    void theHelperCannotBeOverwrittenFromInsideThroughProcExe() throws Exception {
+        Path helpers = Path.of("/run/capsa-bin");
+        hooks(h -> hook(h, "startContainer", "/bin/sh", List.of("sh", "-c",
+                "readlink /proc/1/exe > /hooklog/exe; "
+                        + "echo evil >> /proc/1/exe; echo append=$? >> /hooklog/tries; "
+                        + "echo evil > /proc/1/exe; echo truncate=$? >> /hooklog/tries; "
+                        // the 2019 exploit: hold the binary open, write once it no longer runs
+                        + "(exec 3</proc/1/exe; sleep 1; echo evil > /proc/self/fd/3; echo later=$? >> /hooklog/tries) >/dev/null 2>&1 &"),
+                List.of()));
+        args("sleep", "3");
+        // as privileged as a container gets: without CAP_DAC_OVERRIDE a mode 0555 file is safe anyway
+        config(json -> {
+            ObjectNode caps = ((ObjectNode) json.get("process")).putObject("capabilities");
+            for (String set : List.of("bounding", "effective", "permitted")) {
+                ArrayNode list = caps.putArray(set);
+                List.of("CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_CHOWN", "CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_KILL")
+                        .forEach(list::add);
+            }
+        });
+        // the helper is extracted on first use: run once so that it exists, then hash it
+        Result r = capsa("run", id("first"));
+        assertEquals(0, r.code(), r.err());
+        java.util.Map<Path, String> before = hashes(helpers);
+        assertFalse(before.isEmpty(), "no capsa-init in " + helpers);
+        Files.deleteIfExists(log.resolve("tries"));
+
+        // detached, as an engine runs it: no capsa-init stays behind on the host to keep the file busy
+        String id = id("cve");
+        r = capsa("create", "--bundle", bundle.toString(), id);
+        assertEquals(0, r.code(), r.err());
+        r = capsa("start", id);
+        assertEquals(0, r.code(), r.err());
+        for (int i = 0; i < 100 && (!Files.exists(log.resolve("tries"))
+                || Files.readAllLines(log.resolve("tries")).size() < 3); i++) {
+            Thread.sleep(50);
+        }
+        List<String> tries = Files.readAllLines(log.resolve("tries"));
+        java.util.Map<Path, String> after = hashes(helpers);
+        assertEquals(List.of(), before.keySet().stream().filter(f -> !before.get(f).equals(after.get(f))).toList(),
+                "helpers on the host changed: " + tries);
+        assertEquals(3, tries.size(), tries.toString());
+        for (String t : tries) {
+            assertNotEquals("0", t.substring(t.indexOf('=') + 1), "a write through /proc/1/exe worked: " + tries);
+        }
+        assertTrue(read("exe").startsWith("/memfd:capsa-init"), "pid 1 runs from the sealed copy: " + read("exe"));
+    }
+
+    private static java.util.Map<Path, String> hashes(Path dir) throws Exception {
+        java.util.Map<Path, String> hashes = new java.util.TreeMap<>();
+        try (var files = Files.list(dir)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(f));
+                hashes.put(f, java.util.HexFormat.of().formatHex(digest));
+            }
+        }
+        return hashes;
+    }
+
     @Test
     void aFailingPoststartHookIsAWarningAndTheLifecycleGoesOn() throws Exception {
         hooks(h -> {
