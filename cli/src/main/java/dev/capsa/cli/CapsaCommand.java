@@ -61,6 +61,10 @@ public final class CapsaCommand implements Callable<Integer> {
             description = "plugins folder (default: $CAPSA_PLUGINS, else the distribution's plugins folder)")
     Path plugins;
 
+    @Option(names = "--config", scope = ScopeType.INHERIT, paramLabel = "FILE",
+            description = "Capsa's configuration file (default: $CAPSA_CONFIG, else /etc/capsa/config.json)")
+    Path config;
+
     @Option(names = {"-v", "--version"}, description = "print the version, the OCI spec version and the backends")
     boolean version;
 
@@ -124,9 +128,9 @@ public final class CapsaCommand implements Callable<Integer> {
     }
 
     CapsaSettings settings() {
-        CapsaConfig config = CapsaConfig.load();
+        CapsaConfig loaded = CapsaConfig.load(config);
         return new CapsaSettings(root == null ? Path.of(DEFAULT_ROOT) : root, pluginsDir(), backend,
-                config.defaultBackend(), systemdCgroup, config.hooks());
+                loaded.defaultBackend(), systemdCgroup, loaded.hooks());
     }
 
     Path pluginsDir() {

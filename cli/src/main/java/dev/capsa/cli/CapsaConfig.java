@@ -13,8 +13,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Capsa's configuration file: {@code $CAPSA_CONFIG}, else {@code /etc/capsa/config.json}; absent
- * means all defaults. Read only by commands that create or select a backend.
+ * Capsa's configuration file: {@code --config FILE}, else {@code $CAPSA_CONFIG}, else
+ * {@code /etc/capsa/config.json}; the default path absent means all defaults. Read only by
+ * commands that create or select a backend.
  *
  * @param defaultBackend the backend for containers that name none (key {@code defaultBackend})
  * @param hooks          keys {@code hooks} (enabled hook plugins), {@code hooksDirs} and
@@ -23,12 +24,30 @@ import java.util.List;
 record CapsaConfig(String defaultBackend, HookSettings hooks) {
     static final Path DEFAULT_PATH = Path.of("/etc/capsa/config.json");
 
-    static CapsaConfig load() {
-        String env = System.getenv("CAPSA_CONFIG");
-        Path file = env == null || env.isBlank() ? DEFAULT_PATH : Path.of(env);
-        if (!Files.exists(file)) {
+    /** Where the file comes from: {@code --config}, else {@code $CAPSA_CONFIG}, else the default path. */
+    record Source(Path file, String from) {
+        static Source of(Path flag, String env) {
+            if (flag != null) {
+                return new Source(flag, "--config");
+            }
             if (env != null && !env.isBlank()) {
-                throw new CapsaException("configuration file " + file + " (from CAPSA_CONFIG) does not exist");
+                return new Source(Path.of(env), "CAPSA_CONFIG");
+            }
+            return new Source(DEFAULT_PATH, null);
+        }
+    }
+
+    /** @param flag the {@code --config} flag, or null */
+    static CapsaConfig load(Path flag) {
+        return load(Source.of(flag, System.getenv("CAPSA_CONFIG")));
+    }
+
+    /** A file named explicitly (flag or environment) must exist; the default path may be absent. */
+    static CapsaConfig load(Source source) {
+        Path file = source.file();
+        if (!Files.exists(file)) {
+            if (source.from() != null) {
+                throw new CapsaException("configuration file " + file + " (from " + source.from() + ") does not exist");
             }
             return new CapsaConfig(EngineSettings.DEFAULT_BACKEND, HookSettings.DEFAULTS);
         }

@@ -2,10 +2,12 @@ package dev.capsa.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.capsa.error.CapsaException;
 import dev.capsa.spec.DefaultSpec;
 import dev.capsa.spec.Json;
 import dev.capsa.spec.SpecLoader;
@@ -177,6 +179,47 @@ class CliTest {
         Result none = capsa("--plugins", plugins.toString(), "--backend", "nope", "features");
         assertEquals(1, none.code());
         assertTrue(none.err().contains("no backend named \"nope\"") && none.err().contains("ns, vm"), none.err());
+    }
+
+    @Test
+    void theConfigFlagNamesTheConfigurationFile() throws Exception {
+        Path empty = tmp.resolve("no-plugins");
+        Path config = tmp.resolve("capsa.json");
+        Files.writeString(config, "{\"defaultBackend\": \"from-flag\"}");
+        // features asks the configured default backend: the flag's file was read, before or after the command
+        for (List<String> args : List.of(List.of("--config", config.toString(), "features"),
+                List.of("features", "--config", config.toString()))) {
+            List<String> all = new ArrayList<>(List.of("--plugins", empty.toString()));
+            all.addAll(args);
+            Result r = capsa(all.toArray(String[]::new));
+            assertEquals(1, r.code(), r.err());
+            assertTrue(r.err().contains("no backend named \"from-flag\""), r.err());
+        }
+        Files.writeString(config, "{\"hooks\": \"journal\"}");
+        Result bad = capsa("--plugins", empty.toString(), "--config", config.toString(), "list");
+        assertEquals(1, bad.code());
+        assertEquals("capsa: configuration file " + config + ": /hooks must be a list of strings\n", bad.err());
+        Path missing = tmp.resolve("missing.json");
+        Result gone = capsa("--plugins", empty.toString(), "--config", missing.toString(), "list");
+        assertEquals(1, gone.code());
+        assertEquals("capsa: configuration file " + missing + " (from --config) does not exist\n", gone.err());
+        assertEquals(2, capsa("list", "--config").code(), "the flag needs a file");
+    }
+
+    @Test
+    void theConfigFlagWinsOverTheEnvironmentWhichWinsOverTheDefault() {
+        Path flag = tmp.resolve("flag.json");
+        assertEquals(new CapsaConfig.Source(flag, "--config"), CapsaConfig.Source.of(flag, "/env.json"));
+        assertEquals(new CapsaConfig.Source(Path.of("/env.json"), "CAPSA_CONFIG"), CapsaConfig.Source.of(null, "/env.json"));
+        assertEquals(new CapsaConfig.Source(CapsaConfig.DEFAULT_PATH, null), CapsaConfig.Source.of(null, null));
+        assertEquals(new CapsaConfig.Source(CapsaConfig.DEFAULT_PATH, null), CapsaConfig.Source.of(null, " "));
+        // a file named by the environment must exist too; only the default path may be absent
+        Path missing = tmp.resolve("missing.json");
+        CapsaException e = assertThrows(CapsaException.class,
+                () -> CapsaConfig.load(CapsaConfig.Source.of(null, missing.toString())));
+        assertEquals("configuration file " + missing + " (from CAPSA_CONFIG) does not exist", e.getMessage());
+        CapsaConfig defaults = CapsaConfig.load(new CapsaConfig.Source(missing, null));
+        assertEquals("ns", defaults.defaultBackend());
     }
 
     @Test

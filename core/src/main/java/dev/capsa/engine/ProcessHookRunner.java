@@ -1,22 +1,22 @@
 package dev.capsa.engine;
 
+import dev.capsa.error.Errno;
 import dev.capsa.error.HookFailedException;
+import dev.capsa.error.SyscallException;
+import dev.capsa.os.PosixSpawn;
 import dev.capsa.spec.Hook;
 import dev.capsa.spec.Json;
 import dev.capsa.spi.HookPhase;
 import dev.capsa.state.OciState;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
- * Runs a config.json hook as a host process: config.md says the state goes to stdin and the hook
- * gets its env and nothing else. A hook past its timeout is killed and counts as failed.
+ * Runs a config.json hook as a host process. config.md: {@code args} is the hook's argv, argv[0]
+ * included (as execv(3) takes it), {@code env} is its whole environment, the state goes to its
+ * stdin, and a hook past its {@code timeout} is killed and counts as failed. ProcessBuilder
+ * cannot pass an argv[0] of its own, so the hook starts through posix_spawn(3).
  */
 public final class ProcessHookRunner implements HookRunner {
     private static final int STDERR_TAIL = 2048;
@@ -24,100 +24,40 @@ public final class ProcessHookRunner implements HookRunner {
     @Override
     public void run(HookPhase phase, Hook hook, OciState state) {
         String what = phase.specName() + " hook " + hook.path();
-        List<String> command = new ArrayList<>();
-        command.add(hook.path());
-        // args[0] is the hook's argv[0]; ProcessBuilder ties argv[0] to the path, so pass the rest
-        if (hook.args() != null && hook.args().size() > 1) {
-            command.addAll(hook.args().subList(1, hook.args().size()));
-        }
-        ProcessBuilder builder = new ProcessBuilder(command);
-        Map<String, String> env = builder.environment();
-        env.clear();
-        if (hook.env() != null) {
-            for (String entry : hook.env()) {
-                int eq = entry.indexOf('=');
-                if (eq > 0) {
-                    env.put(entry.substring(0, eq), entry.substring(eq + 1));
-                }
-            }
-        }
-        builder.redirectOutput(ProcessBuilder.Redirect.DISCARD);
-        Process process;
+        // as Go's exec.Cmd in runc: no args means argv is just the path
+        List<String> argv = hook.args() == null || hook.args().isEmpty() ? List.of(hook.path()) : hook.args();
+        List<String> envp = hook.env() == null ? List.of() : hook.env();
+        byte[] stdin;
         try {
-            process = builder.start();
+            stdin = Json.mapper().writeValueAsBytes(state);
         } catch (IOException e) {
-            throw new HookFailedException(what + ": cannot start: " + e.getMessage(), e);
+            throw new HookFailedException(what + ": cannot write the state: " + e.getMessage(), e);
         }
+        PosixSpawn.Outcome outcome;
         try {
-            try (OutputStream stdin = process.getOutputStream()) {
-                stdin.write(Json.mapper().writeValueAsBytes(state));
-            } catch (IOException e) {
-                // a hook may exit without reading its stdin; its exit status decides
+            outcome = PosixSpawn.run(hook.path(), argv, envp, stdin,
+                    hook.timeout() == null ? null : Duration.ofSeconds(hook.timeout()), STDERR_TAIL);
+        } catch (SyscallException e) {
+            if (e.call().equals("posix_spawn")) {
+                throw new HookFailedException(what + ": cannot start: " + Errno.describe(e.errno()), e);
             }
-            StderrTail stderr = new StderrTail(process.getErrorStream());
-            stderr.start();
-            boolean done = hook.timeout() == null
-                    ? waitFor(process)
-                    : process.waitFor(hook.timeout(), TimeUnit.SECONDS);
-            if (!done) {
-                process.destroyForcibly().waitFor();
-                throw new HookFailedException(what + ": timed out after " + hook.timeout() + " s");
+            throw new HookFailedException(what + ": " + e.getMessage(), e);
+        }
+        switch (outcome) {
+            case PosixSpawn.Exited(int status, String stderr) when status == 0 -> {
             }
-            stderr.join(1000);
-            int code = process.exitValue();
-            if (code != 0) {
-                String err = stderr.text().strip();
-                throw new HookFailedException(what + ": exit status " + code + (err.isEmpty() ? "" : ": " + err));
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new HookFailedException(what + ": interrupted", e);
+            case PosixSpawn.Exited(int status, String stderr) ->
+                    throw new HookFailedException(what + ": exit status " + status + tail(stderr));
+            case PosixSpawn.Signaled(int signal, String stderr) ->
+                    throw new HookFailedException(what + ": killed by signal " + signal + tail(stderr));
+            case PosixSpawn.TimedOut(String stderr) ->
+                    throw new HookFailedException(what + ": timed out after " + hook.timeout() + " s");
+            case PosixSpawn.Interrupted() -> throw new HookFailedException(what + ": interrupted");
         }
     }
 
-    private static boolean waitFor(Process process) throws InterruptedException {
-        process.waitFor();
-        return true;
-    }
-
-    /** Keeps the last bytes of the hook's stderr for the error message. */
-    private static final class StderrTail extends Thread {
-        private final InputStream in;
-        private final byte[] tail = new byte[STDERR_TAIL];
-        private int length;
-
-        StderrTail(InputStream in) {
-            super("hook-stderr");
-            setDaemon(true);
-            this.in = in;
-        }
-
-        @Override
-        public void run() {
-            byte[] buffer = new byte[4096];
-            try (in) {
-                int n;
-                while ((n = in.read(buffer)) > 0) {
-                    synchronized (this) {
-                        if (n >= tail.length) {
-                            System.arraycopy(buffer, n - tail.length, tail, 0, tail.length);
-                            length = tail.length;
-                        } else {
-                            int keep = Math.min(length, tail.length - n);
-                            System.arraycopy(tail, length - keep, tail, 0, keep);
-                            System.arraycopy(buffer, 0, tail, keep, n);
-                            length = keep + n;
-                        }
-                    }
-                }
-            } catch (IOException e) {
-                // the process is gone; what was read is what there is
-            }
-        }
-
-        synchronized String text() {
-            return new String(tail, 0, length, StandardCharsets.UTF_8);
-        }
+    private static String tail(String stderr) {
+        String err = stderr.strip();
+        return err.isEmpty() ? "" : ": " + err;
     }
 }
