@@ -51,6 +51,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -58,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -73,6 +75,8 @@
 
 #define PROTOCOL 1
 #define ROOT "/mnt/rootfs"
+#define SHARES "/mnt/shares"
+#define NINEP_OPTIONS "trans=virtio,version=9p2000.L,msize=262144,cache=none"
 #define MAX_ITEMS 512
 #define LINE_MAX_BYTES 65536
 
@@ -88,20 +92,50 @@ struct stream { /* one output of the process, relayed from a pipe to a port */
     unsigned long long total;
 };
 
-static struct {
-    enum state state;
+#define EXEC_SLOTS 4
+#define FRAME_DATA 16384
+
+/* an exec'd process whose stdio travels, framed, over the port capsa.execN of its slot */
+struct exec {
+    int active;      /* started, and its exit frame not yet written */
+    pid_t pid;       /* 0 once reaped */
+    int exited, code;
+    int port;
+    int attached;    /* the host said hello on the port */
+    int gone;        /* the host hung up after hello: the process was killed, its output is dropped */
+    int out_pipe, err_pipe, in_pipe, in_eof;
+    unsigned char obuf[FRAME_DATA + 5];
+    size_t olen, ooff;
+    int exit_sent;
+    unsigned char ibuf[2 * (FRAME_DATA + 5)];
+    size_t ilen;
+    unsigned char pend[2 * FRAME_DATA]; /* stdin not yet taken by the process */
+    size_t plen, poff;
+};
+
+struct proc { /* a process to start: the container's, or an exec'd one */
     char *args[MAX_ITEMS + 1], *env[MAX_ITEMS + 1], *cwd;
     int nargs, nenv;
     long uid, gid, umask_value;
     gid_t groups[MAX_ITEMS];
     int ngroups, has_groups;
-    int stdin_relay, exit_poweroff;
     int nrlimits;
     int rlimit_resource[64];
     unsigned long long rlimit_soft[64], rlimit_hard[64];
     int nonewprivs, has_caps;
     unsigned long long cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
+};
+
+static struct {
+    enum state state;
+    struct proc main; /* the container's process */
+    struct proc draft; /* the next exec'd process, from "newexec" on */
+    struct proc *cur; /* what arg, env, ... describe */
+    int stdin_relay, exit_poweroff;
     char error[512]; /* the first failed order, reported by "create" */
+    char exec_error[512]; /* the first failed order since "newexec", reported by "exec" */
+    struct exec execs[EXEC_SLOTS];
+    int exec_ports[EXEC_SLOTS];
     char boot_error[512];
     pid_t child;
     int start_fd, exec_err_fd;
@@ -112,7 +146,7 @@ static struct {
     char inbuf[LINE_MAX_BYTES];
     size_t inlen;
     int wait_pending;
-} g = {.uid = 0, .gid = 0, .umask_value = -1, .start_fd = -1, .exec_err_fd = -1, .stdin_port = -1,
+} g = {.main = {.umask_value = -1}, .start_fd = -1, .exec_err_fd = -1, .stdin_port = -1,
        .stdin_pipe = -1, .ctl = -1};
 
 /* Formats one line into buf, cut to fit, ending in '\n'; returns its length, or -1. */
@@ -205,7 +239,8 @@ static void escape(const char *in, char *out, size_t size) {
 }
 
 static void fail(const char *step, int err, const char *fmt, ...) {
-    if (g.error[0]) {
+    char *error = g.cur == &g.draft ? g.exec_error : g.error;
+    if (error[0]) {
         return;
     }
     char detail[400], word[460];
@@ -214,7 +249,7 @@ static void fail(const char *step, int err, const char *fmt, ...) {
     vsnprintf(detail, sizeof detail, fmt, ap);
     va_end(ap);
     escape(detail, word, sizeof word);
-    snprintf(g.error, sizeof g.error, "error %s %d %s", step, err, word);
+    snprintf(error, sizeof g.error, "error %s %d %s", step, err, word);
 }
 
 /* ---- words */
@@ -276,10 +311,6 @@ static int number(const char *s, long *out) {
 
 /* ---- the rootfs */
 
-static void inside(const char *dest, char *path, size_t size) {
-    snprintf(path, size, "%s/%s", ROOT, dest[0] == '/' ? dest + 1 : dest);
-}
-
 static int mkdirs(const char *path, mode_t mode) {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -295,42 +326,189 @@ static int mkdirs(const char *path, mode_t mode) {
     return mkdir(tmp, mode) < 0 && errno != EEXIST ? -1 : 0;
 }
 
+static int root_fd = -1; /* O_PATH of ROOT: every path of the container resolves beneath it */
+
+/* path (relative to the container's root) resolved as if the root were "/": a symlink to
+ * "/x" or "../.." stays inside (openat2 RESOLVE_IN_ROOT) */
+static int open_in_root(const char *path, int flags) {
+    struct open_how how = {.flags = (unsigned long long)(flags | O_CLOEXEC),
+                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    while (*path == '/') {
+        path++;
+    }
+    return (int)syscall(SYS_openat2, root_fd, *path ? path : ".", &how, sizeof how);
+}
+
+/* Opens DEST of the container (O_PATH), making what is missing inside the root: the directories
+ * on the way, and DEST itself as a directory or, with is_file, an empty file. Never follows a
+ * symlink out of the root. -1 with errno on failure. */
+static int make_in_root(const char *dest, int is_file) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dest);
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/') {
+        path[--len] = 0;
+    }
+    for (char *p = path;; p++) {
+        int last = *p == 0;
+        if (p == path || (*p != '/' && !last)) {
+            continue;
+        }
+        char saved = *p;
+        *p = 0;
+        int fd = open_in_root(path, O_PATH | (last && is_file ? 0 : O_DIRECTORY));
+        if (fd < 0 && errno == ENOENT) {
+            char *slash = strrchr(path, '/');
+            const char *name = slash ? slash + 1 : path;
+            int parent;
+            if (slash) {
+                *slash = 0;
+                parent = open_in_root(path, O_PATH | O_DIRECTORY);
+                *slash = '/';
+            } else {
+                parent = open_in_root("", O_PATH | O_DIRECTORY);
+            }
+            if (parent < 0) {
+                return -1;
+            }
+            int made;
+            if (last && is_file) {
+                /* O_NOFOLLOW|O_EXCL: a dangling symlink there is an error, never a way out */
+                made = openat(parent, name, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_CLOEXEC, 0644);
+                if (made >= 0) {
+                    close(made);
+                }
+            } else {
+                made = mkdirat(parent, name, 0755);
+            }
+            int err = errno;
+            close(parent);
+            if (made < 0 && err != EEXIST) {
+                errno = err;
+                return -1;
+            }
+            fd = open_in_root(path, O_PATH | (last && is_file ? 0 : O_DIRECTORY));
+        }
+        if (fd < 0) {
+            return -1;
+        }
+        if (last) {
+            return fd;
+        }
+        close(fd);
+        *p = saved;
+    }
+}
+
+/* the directory that holds DEST (made if missing) and DEST's last name */
+static int parent_in_root(const char *dest, char *name, size_t size) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s", dest);
+    char *slash = strrchr(path, '/');
+    const char *last = slash ? slash + 1 : path;
+    if (strlen(last) >= size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(name, last, strlen(last) + 1);
+    if (slash) {
+        *slash = 0;
+    }
+    return make_in_root(path, 0);
+}
+
+static void fd_path(int fd, char *path, size_t size) {
+    snprintf(path, size, "/proc/self/fd/%d", fd);
+}
+
+/* share TAG RO: a 9p share for bind mounts, on /mnt/shares/TAG (outside the container's root) */
+static void order_share(char **w) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", SHARES, w[0]);
+    if (mkdirs(path, 0755) < 0) {
+        fail("mkdir", errno, "%s", path);
+        return;
+    }
+    if (mount(w[0], path, "9p", strcmp(w[1], "1") == 0 ? MS_RDONLY : 0, NINEP_OPTIONS) < 0) {
+        fail("mount9p", errno, "%s", w[0]);
+    }
+}
+
+/* mount SOURCE DEST FSTYPE FLAGS DATA; with MS_BIND (and no MS_REMOUNT) SOURCE is a path of the
+ * agent (a share) and the other flags are applied by a remount of the bind, as mount(8) does */
 static void order_mount(char **w) {
     long flags;
-    char dest[4096];
     if (number(w[3], &flags) < 0) {
         fail("mount", EINVAL, "bad flags %s", w[3]);
         return;
     }
-    inside(w[1], dest, sizeof dest);
-    if (mkdirs(dest, 0755) < 0) {
+    int bind = (flags & MS_BIND) && !(flags & MS_REMOUNT);
+    struct stat st;
+    if (bind && stat(w[0], &st) < 0) {
+        fail("mount", errno, "bind source %s", w[0]);
+        return;
+    }
+    int fd = make_in_root(w[1], bind && !S_ISDIR(st.st_mode));
+    if (fd < 0) {
         fail("mkdir", errno, "%s", w[1]);
         return;
     }
-    if (mount(w[0], dest, w[2], (unsigned long)flags, w[4][0] ? w[4] : NULL) < 0) {
-        fail("mount", errno, "%s on %s", w[2], w[1]);
+    char target[64];
+    fd_path(fd, target, sizeof target);
+    if (!bind) {
+        if (mount(w[0], target, w[2], (unsigned long)flags, w[4][0] ? w[4] : NULL) < 0) {
+            fail("mount", errno, "%s on %s", w[2], w[1]);
+        }
+        close(fd);
+        return;
+    }
+    if (mount(w[0], target, NULL, MS_BIND | ((unsigned long)flags & MS_REC), NULL) < 0) {
+        fail("mount", errno, "bind %s on %s", w[0], w[1]);
+        close(fd);
+        return;
+    }
+    close(fd);
+    unsigned long rest = (unsigned long)flags & ~(unsigned long)(MS_BIND | MS_REC);
+    if (rest) {
+        /* open again: the old descriptor names what the bind now covers */
+        fd = open_in_root(w[1], O_PATH);
+        fd_path(fd, target, sizeof target);
+        if (fd < 0 || mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | rest, NULL) < 0) {
+            fail("mount", errno, "remount of the bind on %s", w[1]);
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
     }
 }
 
 static void order_mknod(char **w) {
     long mode, major, minor;
-    char dest[4096];
+    char name[NAME_MAX + 1];
     if (number(w[1], &mode) < 0 || number(w[2], &major) < 0 || number(w[3], &minor) < 0) {
         fail("mknod", EINVAL, "bad numbers for %s", w[0]);
         return;
     }
-    inside(w[0], dest, sizeof dest);
-    unlink(dest);
-    if (mknod(dest, (mode_t)mode, makedev(major, minor)) < 0) {
+    int dir = parent_in_root(w[0], name, sizeof name);
+    if (dir < 0) {
+        fail("mknod", errno, "%s", w[0]);
+        return;
+    }
+    unlinkat(dir, name, 0);
+    if (mknodat(dir, name, (mode_t)mode, makedev(major, minor)) < 0) {
         fail("mknod", errno, "%s", w[0]);
     }
+    close(dir);
 }
 
 static void order_symlink(char **w) {
-    char dest[4096];
-    inside(w[1], dest, sizeof dest);
-    if (symlink(w[0], dest) < 0 && errno != EEXIST) {
+    char name[NAME_MAX + 1];
+    int dir = parent_in_root(w[1], name, sizeof name);
+    if (dir < 0 || (symlinkat(w[0], dir, name) < 0 && errno != EEXIST)) {
         fail("symlink", errno, "%s", w[1]);
+    }
+    if (dir >= 0) {
+        close(dir);
     }
 }
 
@@ -349,11 +527,11 @@ static void child_fail(int fd, int err) {
 
 /* the steps of the process's setup, reported by "create" when one fails */
 enum setup_step { S_STDIO, S_CHROOT, S_CWD, S_RLIMIT, S_NONEWPRIVS, S_CAPBSET, S_KEEPCAPS, S_GROUPS, S_GID, S_UID,
-                  S_CAPSET, S_AMBIENT };
+                  S_CAPSET, S_AMBIENT, S_EXEC };
 static const char *setup_names[] = {"stdio", "chroot", "cwd", "setrlimit", "nonewprivs", "capbset", "keepcaps",
-                                    "setgroups", "setgid", "setuid", "capset", "ambient"};
+                                    "setgroups", "setgid", "setuid", "capset", "ambient", "exec"};
 static const char *setup_nouns[] = {"fd", "rootfs", "cwd", "resource", "prctl", "capability", "keepcaps",
-                                    "count", "gid", "uid", "sets", "capability"};
+                                    "count", "gid", "uid", "sets", "capability", "argv0"};
 struct setup_error {
     int step, err, detail;
 };
@@ -381,20 +559,20 @@ static int last_cap(void) {
 }
 
 /* in the child, as runc's init: rlimits, no_new_privs, the bounding set, the user, the other sets */
-static void setup_credentials(int fd) {
-    for (int i = 0; i < g.nrlimits; i++) {
-        struct rlimit rl = {.rlim_cur = g.rlimit_soft[i], .rlim_max = g.rlimit_hard[i]};
-        if (setrlimit(g.rlimit_resource[i], &rl) < 0) {
-            setup_fail(fd, S_RLIMIT, g.rlimit_resource[i]);
+static void setup_credentials(int fd, const struct proc *p) {
+    for (int i = 0; i < p->nrlimits; i++) {
+        struct rlimit rl = {.rlim_cur = p->rlimit_soft[i], .rlim_max = p->rlimit_hard[i]};
+        if (setrlimit(p->rlimit_resource[i], &rl) < 0) {
+            setup_fail(fd, S_RLIMIT, p->rlimit_resource[i]);
         }
     }
-    if (g.nonewprivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+    if (p->nonewprivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         setup_fail(fd, S_NONEWPRIVS, 0);
     }
     int last = last_cap();
-    if (g.has_caps) {
+    if (p->has_caps) {
         for (int cap = 0; cap <= last && cap < 64; cap++) {
-            if (!(g.cap_bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+            if (!(p->cap_bounding & (1ULL << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
                 setup_fail(fd, S_CAPBSET, cap);
             }
         }
@@ -402,29 +580,29 @@ static void setup_credentials(int fd) {
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) {
         setup_fail(fd, S_KEEPCAPS, 1);
     }
-    if (g.has_groups && setgroups(g.ngroups, g.groups) < 0) {
-        setup_fail(fd, S_GROUPS, g.ngroups);
+    if (p->has_groups && setgroups(p->ngroups, p->groups) < 0) {
+        setup_fail(fd, S_GROUPS, p->ngroups);
     }
-    if (setresgid((gid_t)g.gid, (gid_t)g.gid, (gid_t)g.gid) < 0) {
-        setup_fail(fd, S_GID, (int)g.gid);
+    if (setresgid((gid_t)p->gid, (gid_t)p->gid, (gid_t)p->gid) < 0) {
+        setup_fail(fd, S_GID, (int)p->gid);
     }
-    if (setresuid((uid_t)g.uid, (uid_t)g.uid, (uid_t)g.uid) < 0) {
-        setup_fail(fd, S_UID, (int)g.uid);
+    if (setresuid((uid_t)p->uid, (uid_t)p->uid, (uid_t)p->uid) < 0) {
+        setup_fail(fd, S_UID, (int)p->uid);
     }
     if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) < 0) {
         setup_fail(fd, S_KEEPCAPS, 0);
     }
-    if (g.has_caps) {
+    if (p->has_caps) {
         struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
         struct __user_cap_data_struct data[2] = {
-            {(uint32_t)g.cap_effective, (uint32_t)g.cap_permitted, (uint32_t)g.cap_inheritable},
-            {(uint32_t)(g.cap_effective >> 32), (uint32_t)(g.cap_permitted >> 32),
-             (uint32_t)(g.cap_inheritable >> 32)}};
+            {(uint32_t)p->cap_effective, (uint32_t)p->cap_permitted, (uint32_t)p->cap_inheritable},
+            {(uint32_t)(p->cap_effective >> 32), (uint32_t)(p->cap_permitted >> 32),
+             (uint32_t)(p->cap_inheritable >> 32)}};
         if (syscall(SYS_capset, &hdr, data) < 0) {
             setup_fail(fd, S_CAPSET, 0);
         }
         for (int cap = 0; cap <= last && cap < 64; cap++) {
-            if ((g.cap_ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
+            if ((p->cap_ambient & (1ULL << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {
                 setup_fail(fd, S_AMBIENT, cap);
             }
         }
@@ -440,7 +618,7 @@ static void create_process(void) {
         reply("%s", g.error);
         return;
     }
-    if (g.nargs == 0) {
+    if (g.main.nargs == 0) {
         reply("error args %d %s", EINVAL, "no%20process%20args");
         return;
     }
@@ -467,20 +645,20 @@ static void create_process(void) {
         if (chdir(ROOT) < 0 || chroot(".") < 0) {
             setup_fail(setup[1], S_CHROOT, 0);
         }
-        if (g.cwd && chdir(g.cwd) < 0) {
+        if (g.main.cwd && chdir(g.main.cwd) < 0) {
             setup_fail(setup[1], S_CWD, 0);
         }
-        setup_credentials(setup[1]);
-        if (g.umask_value >= 0) {
-            umask((mode_t)g.umask_value);
+        setup_credentials(setup[1], &g.main);
+        if (g.main.umask_value >= 0) {
+            umask((mode_t)g.main.umask_value);
         }
         close(setup[1]); /* EOF: set up, waiting for start */
         char go;
         if (read(start[0], &go, 1) != 1) {
             _exit(127); /* the agent went away or the container was deleted before start */
         }
-        environ = g.env;
-        execvp(g.args[0], g.args);
+        environ = g.main.env;
+        execvp(g.main.args[0], g.main.args);
         child_fail(report[1], errno);
     }
     close(start[0]);
@@ -507,7 +685,7 @@ static void create_process(void) {
         waitpid(pid, NULL, 0);
         char detail[32], word[300];
         snprintf(detail, sizeof detail, "%s %d", setup_nouns[se.step], se.detail);
-        escape(se.step == S_CWD ? (g.cwd ? g.cwd : "/") : detail, word, sizeof word);
+        escape(se.step == S_CWD ? (g.main.cwd ? g.main.cwd : "/") : detail, word, sizeof word);
         reply("error %s %d %s", setup_names[se.step], se.err, word);
         return;
     }
@@ -545,17 +723,301 @@ static void start_process(void) {
     g.state = RUNNING;
     if (n == (ssize_t)sizeof err) {
         char word[300];
-        escape(g.args[0], word, sizeof word);
+        escape(g.main.args[0], word, sizeof word);
         reply("error exec %d %s", err, word);
         return;
     }
     reply("ok");
 }
 
-static void signal_process(char *arg) {
-    long sig;
+/* ---- exec: more processes in the container, each with its stdio on a slot's port
+ *
+ * Frames on capsa.execN, both ways: TYPE (1 byte), LENGTH (4 bytes, big-endian), DATA.
+ *   host -> agent: 'h' hello (the host is there; sent after "exec" answered), 'i' stdin data,
+ *                  'c' stdin closed
+ *   agent -> host: 'o' stdout data, 'e' stderr data, 'x' exit (DATA: the code in decimal), last
+ */
+
+static int open_port(const char *name, int wait_ms);
+
+static void free_proc(struct proc *p) {
+    for (int i = 0; i < p->nargs; i++) {
+        free(p->args[i]);
+    }
+    for (int i = 0; i < p->nenv; i++) {
+        free(p->env[i]);
+    }
+    free(p->cwd);
+    memset(p, 0, sizeof *p);
+    p->umask_value = -1;
+}
+
+static void new_exec(void) {
+    free_proc(&g.draft);
+    g.exec_error[0] = 0;
+    g.cur = &g.draft;
+}
+
+static void close_fd(int *fd) {
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/* exec SLOT: starts the draft at once (no start gate); SLOT -1: stdio is /dev/null */
+static void exec_process(const char *word) {
+    long slot;
+    if (number(word, &slot) < 0 || slot < -1 || slot >= EXEC_SLOTS) {
+        reply("error exec %d bad%%20slot", EINVAL);
+        return;
+    }
+    if (g.cur != &g.draft) {
+        reply("error exec %d no%%20newexec", EINVAL);
+        return;
+    }
+    if (g.exec_error[0]) {
+        reply("%s", g.exec_error);
+        return;
+    }
+    if (g.state != CREATED && g.state != RUNNING) {
+        reply("error exec %d the%%20container%%27s%%20process%%20is%%20%s", ESRCH, state_names[g.state]);
+        return;
+    }
+    if (g.draft.nargs == 0) {
+        reply("error args %d %s", EINVAL, "no%20process%20args");
+        return;
+    }
+    struct exec *x = slot >= 0 ? &g.execs[slot] : NULL;
+    if (x && x->active) {
+        reply("error exec %d slot%%20%ld%%20busy", EBUSY, slot);
+        return;
+    }
+    if (x && g.exec_ports[slot] < 0) {
+        char name[32];
+        snprintf(name, sizeof name, "capsa.exec%ld", slot);
+        g.exec_ports[slot] = open_port(name, 1000);
+        if (g.exec_ports[slot] < 0) {
+            reply("error exec %d no%%20port%%20%s", ENODEV, name);
+            return;
+        }
+    }
+    if (x) {
+        /* whatever an earlier connection to this slot left unread is not for this process */
+        char trash[4096];
+        while (read(g.exec_ports[slot], trash, sizeof trash) > 0) {
+        }
+    }
+    int setup[2], out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
+    if (pipe_cloexec(setup) < 0 || (x && (pipe_cloexec(out) < 0 || pipe_cloexec(err) < 0 || pipe_cloexec(in) < 0))) {
+        reply("error pipe %d %s", errno, "%");
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        reply("error fork %d %s", errno, "%");
+        return;
+    }
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        setsid();
+        int null = open("/dev/null", O_RDWR);
+        if (dup2(x ? in[0] : null, 0) < 0 || dup2(x ? out[1] : null, 1) < 0 || dup2(x ? err[1] : null, 2) < 0) {
+            setup_fail(setup[1], S_STDIO, 0);
+        }
+        if (chdir(ROOT) < 0 || chroot(".") < 0) {
+            setup_fail(setup[1], S_CHROOT, 0);
+        }
+        if (g.draft.cwd && chdir(g.draft.cwd) < 0) {
+            setup_fail(setup[1], S_CWD, 0);
+        }
+        setup_credentials(setup[1], &g.draft);
+        if (g.draft.umask_value >= 0) {
+            umask((mode_t)g.draft.umask_value);
+        }
+        environ = g.draft.env;
+        execvp(g.draft.args[0], g.draft.args);
+        setup_fail(setup[1], S_EXEC, 0);
+    }
+    close(setup[1]);
+    close_fd(&out[1]);
+    close_fd(&err[1]);
+    close_fd(&in[0]);
+    struct setup_error se;
+    ssize_t sn;
+    do {
+        sn = read(setup[0], &se, sizeof se); /* EOF: it execs (close-on-exec) */
+    } while (sn < 0 && errno == EINTR);
+    close(setup[0]);
+    if (sn == (ssize_t)sizeof se) {
+        waitpid(pid, NULL, 0);
+        close_fd(&out[0]);
+        close_fd(&err[0]);
+        close_fd(&in[1]);
+        char detail[32], word[300];
+        snprintf(detail, sizeof detail, "%s %d", setup_nouns[se.step], se.detail);
+        escape(se.step == S_CWD ? (g.draft.cwd ? g.draft.cwd : "/") : se.step == S_EXEC ? g.draft.args[0] : detail,
+               word, sizeof word);
+        reply("error %s %d %s", setup_names[se.step], se.err, word);
+        return;
+    }
+    if (x) {
+        memset(x, 0, sizeof *x);
+        x->active = 1;
+        x->pid = pid;
+        x->port = g.exec_ports[slot];
+        x->out_pipe = out[0];
+        x->err_pipe = err[0];
+        x->in_pipe = in[1];
+        fcntl(out[0], F_SETFL, O_NONBLOCK);
+        fcntl(err[0], F_SETFL, O_NONBLOCK);
+        fcntl(in[1], F_SETFL, O_NONBLOCK);
+    }
+    reply("ok %d", (int)pid);
+}
+
+static void frame(struct exec *x, char type, size_t len) {
+    x->obuf[0] = (unsigned char)type;
+    x->obuf[1] = (unsigned char)(len >> 24);
+    x->obuf[2] = (unsigned char)(len >> 16);
+    x->obuf[3] = (unsigned char)(len >> 8);
+    x->obuf[4] = (unsigned char)len;
+    x->olen = len + 5;
+    x->ooff = 0;
+}
+
+static void exec_finish(struct exec *x) {
+    close_fd(&x->out_pipe);
+    close_fd(&x->err_pipe);
+    close_fd(&x->in_pipe);
+    x->active = 0;
+}
+
+/* the host's frames: hello, stdin, stdin's end */
+static void exec_input(struct exec *x) {
+    if (x->plen == x->poff && x->ilen < sizeof x->ibuf) {
+        ssize_t n = read(x->port, x->ibuf + x->ilen, sizeof x->ibuf - x->ilen);
+        if (n > 0) {
+            x->ilen += (size_t)n;
+        }
+    }
+    size_t off = 0;
+    while (x->ilen - off >= 5) {
+        unsigned char *f = x->ibuf + off;
+        size_t len = (size_t)f[1] << 24 | (size_t)f[2] << 16 | (size_t)f[3] << 8 | f[4];
+        if (len > FRAME_DATA) {
+            x->ilen = off = 0; /* not from capsa */
+            break;
+        }
+        if (x->ilen - off < 5 + len || (f[0] == 'i' && x->plen + len > sizeof x->pend)) {
+            break;
+        }
+        if (f[0] == 'h') {
+            x->attached = 1;
+        } else if (f[0] == 'i' && x->in_pipe >= 0) {
+            memcpy(x->pend + x->plen, f + 5, len);
+            x->plen += len;
+        } else if (f[0] == 'c') {
+            x->in_eof = 1;
+        }
+        off += 5 + len;
+    }
+    memmove(x->ibuf, x->ibuf + off, x->ilen - off);
+    x->ilen -= off;
+}
+
+/* moves what can move without blocking; every descriptor is non-blocking, poll only wakes us */
+static void exec_pump(struct exec *x) {
+    if (!x->gone) {
+        exec_input(x);
+    }
+    if (x->in_pipe >= 0 && x->plen > x->poff) {
+        ssize_t n = write(x->in_pipe, x->pend + x->poff, x->plen - x->poff);
+        if (n > 0) {
+            x->poff += (size_t)n;
+        } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+            close_fd(&x->in_pipe); /* the process closed its stdin */
+            x->plen = x->poff = 0;
+        }
+        if (x->poff == x->plen) {
+            x->plen = x->poff = 0;
+        }
+    }
+    if (x->in_pipe >= 0 && x->in_eof && x->plen == 0) {
+        close_fd(&x->in_pipe);
+    }
+    if (x->gone) {
+        char trash[4096];
+        for (int *fd = &x->out_pipe; fd <= &x->err_pipe; fd++) {
+            while (*fd >= 0) {
+                ssize_t n = read(*fd, trash, sizeof trash);
+                if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                    close_fd(fd);
+                } else if (n < 0) {
+                    break;
+                }
+            }
+        }
+        if (x->exited) {
+            exec_finish(x);
+        }
+        return;
+    }
+    if (!x->attached) {
+        return;
+    }
+    if (x->olen == x->ooff && !x->exit_sent) {
+        int *pipes[2] = {&x->out_pipe, &x->err_pipe};
+        for (int k = 0; k < 2 && x->olen == x->ooff; k++) {
+            if (*pipes[k] < 0) {
+                continue;
+            }
+            ssize_t n = read(*pipes[k], x->obuf + 5, FRAME_DATA);
+            if (n > 0) {
+                frame(x, k == 0 ? 'o' : 'e', (size_t)n);
+            } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+                close_fd(pipes[k]);
+            }
+        }
+        /* ended, and what it wrote before it ended is out (a child it left behind may hold the pipes) */
+        if (x->olen == x->ooff && x->exited) {
+            int n = snprintf((char *)x->obuf + 5, FRAME_DATA, "%d", x->code);
+            frame(x, 'x', (size_t)n);
+            x->exit_sent = 1;
+        }
+    }
+    while (x->olen > x->ooff) {
+        ssize_t n = write(x->port, x->obuf + x->ooff, x->olen - x->ooff);
+        if (n <= 0) {
+            break;
+        }
+        x->ooff += (size_t)n;
+    }
+    if (x->olen == x->ooff) {
+        x->olen = x->ooff = 0;
+        if (x->exit_sent) {
+            exec_finish(x);
+        }
+    }
+}
+
+/* signal N: the container's process; signal N PID: a process exec'd in it (PID as "exec" said) */
+static void signal_process(char *arg, char *target) {
+    long sig, pid;
     if (number(arg, &sig) < 0) {
         reply("error kill %d bad%%20signal", EINVAL);
+        return;
+    }
+    if (target) {
+        if (number(target, &pid) < 0 || pid <= 1) {
+            reply("error kill %d bad%%20pid", EINVAL);
+        } else if (kill((pid_t)pid, (int)sig) < 0) {
+            reply("error kill %d %ld", errno, pid);
+        } else {
+            reply("ok");
+        }
         return;
     }
     if (g.state == BOOTED || g.state == EXITED) {
@@ -572,6 +1034,56 @@ static void signal_process(char *arg) {
 static void send_exit(void) {
     reply("exit %d %llu %llu", g.code, g.out.total, g.err.total);
     g.wait_pending = 0;
+}
+
+/* arg, env, cwd, user, groups, rlimit, nonewprivs, caps: they describe g.cur; 0 if cmd is none of them */
+static int process_order(const char *cmd, char **a, int na) {
+    struct proc *p = g.cur;
+    if (strcmp(cmd, "arg") == 0 && na == 1 && p->nargs < MAX_ITEMS) {
+        p->args[p->nargs++] = strdup(a[0]);
+    } else if (strcmp(cmd, "env") == 0 && na == 1 && p->nenv < MAX_ITEMS) {
+        p->env[p->nenv++] = strdup(a[0]);
+    } else if (strcmp(cmd, "cwd") == 0 && na == 1) {
+        free(p->cwd);
+        p->cwd = strdup(a[0]);
+    } else if (strcmp(cmd, "user") == 0 && na == 3) {
+        if (number(a[0], &p->uid) < 0 || number(a[1], &p->gid) < 0 || number(a[2], &p->umask_value) < 0) {
+            fail("user", EINVAL, "bad numbers");
+        }
+    } else if (strcmp(cmd, "groups") == 0) {
+        p->has_groups = 1;
+        for (int i = 0; i < na && p->ngroups < MAX_ITEMS; i++) {
+            long v;
+            if (number(a[i], &v) < 0) {
+                fail("groups", EINVAL, "bad gid %s", a[i]);
+                break;
+            }
+            p->groups[p->ngroups++] = (gid_t)v;
+        }
+    } else if (strcmp(cmd, "rlimit") == 0 && na == 3) {
+        long res;
+        int i = p->nrlimits;
+        if (i >= 64 || number(a[0], &res) < 0 || unumber(a[1], &p->rlimit_soft[i]) < 0
+            || unumber(a[2], &p->rlimit_hard[i]) < 0) {
+            fail("rlimit", EINVAL, "bad rlimit %s", a[0]);
+        } else {
+            p->rlimit_resource[i] = (int)res;
+            p->nrlimits++;
+        }
+    } else if (strcmp(cmd, "nonewprivs") == 0 && na == 1) {
+        p->nonewprivs = strcmp(a[0], "1") == 0;
+    } else if (strcmp(cmd, "caps") == 0 && na == 5) {
+        if (unumber(a[0], &p->cap_bounding) < 0 || unumber(a[1], &p->cap_effective) < 0
+            || unumber(a[2], &p->cap_permitted) < 0 || unumber(a[3], &p->cap_inheritable) < 0
+            || unumber(a[4], &p->cap_ambient) < 0) {
+            fail("caps", EINVAL, "bad capability masks");
+        } else {
+            p->has_caps = 1;
+        }
+    } else {
+        return 0;
+    }
+    return 1;
 }
 
 static void order(char *line) {
@@ -602,8 +1114,8 @@ static void order(char *line) {
         }
     } else if (strcmp(cmd, "start") == 0) {
         start_process();
-    } else if (strcmp(cmd, "signal") == 0 && na == 1) {
-        signal_process(a[0]);
+    } else if (strcmp(cmd, "signal") == 0 && (na == 1 || na == 2)) {
+        signal_process(a[0], na == 2 ? a[1] : NULL);
     } else if (strcmp(cmd, "wait") == 0) {
         g.wait_pending = 1;
         if (g.state == EXITED) {
@@ -613,12 +1125,21 @@ static void order(char *line) {
         reply("ok");
         nap_ms(20); /* let the reply leave */
         power_off();
+    } else if (strcmp(cmd, "newexec") == 0 && na == 0) {
+        new_exec();
+    } else if (strcmp(cmd, "exec") == 0 && na == 1) {
+        exec_process(a[0]);
+        g.cur = &g.main;
+    } else if ((g.state == BOOTED || g.cur == &g.draft) && process_order(cmd, a, na)) {
+        /* described */
     } else if (g.state != BOOTED) {
         fail("protocol", EINVAL, "order %s after create", cmd);
     } else if (strcmp(cmd, "hostname") == 0 && na == 1) {
         if (sethostname(a[0], strlen(a[0])) < 0) {
             fail("sethostname", errno, "%s", a[0]);
         }
+    } else if (strcmp(cmd, "share") == 0 && na == 2) {
+        order_share(a);
     } else if (strcmp(cmd, "mount") == 0 && na == 5) {
         order_mount(a);
     } else if (strcmp(cmd, "mknod") == 0 && na == 4) {
@@ -626,51 +1147,12 @@ static void order(char *line) {
     } else if (strcmp(cmd, "symlink") == 0 && na == 2) {
         order_symlink(a);
     } else if (strcmp(cmd, "mkdir") == 0 && na == 1) {
-        char path[4096];
-        inside(a[0], path, sizeof path);
-        if (mkdirs(path, 0755) < 0) {
+        int fd = make_in_root(a[0], 0);
+        if (fd < 0) {
             fail("mkdir", errno, "%s", a[0]);
+        } else {
+            close(fd);
         }
-    } else if (strcmp(cmd, "arg") == 0 && na == 1 && g.nargs < MAX_ITEMS) {
-        g.args[g.nargs++] = strdup(a[0]);
-    } else if (strcmp(cmd, "env") == 0 && na == 1 && g.nenv < MAX_ITEMS) {
-        g.env[g.nenv++] = strdup(a[0]);
-    } else if (strcmp(cmd, "cwd") == 0 && na == 1) {
-        g.cwd = strdup(a[0]);
-    } else if (strcmp(cmd, "user") == 0 && na == 3) {
-        if (number(a[0], &g.uid) < 0 || number(a[1], &g.gid) < 0 || number(a[2], &g.umask_value) < 0) {
-            fail("user", EINVAL, "bad numbers");
-        }
-    } else if (strcmp(cmd, "groups") == 0) {
-        g.has_groups = 1;
-        for (int i = 0; i < na && g.ngroups < MAX_ITEMS; i++) {
-            long v;
-            if (number(a[i], &v) < 0) {
-                fail("groups", EINVAL, "bad gid %s", a[i]);
-                return;
-            }
-            g.groups[g.ngroups++] = (gid_t)v;
-        }
-    } else if (strcmp(cmd, "rlimit") == 0 && na == 3) {
-        long res;
-        int i = g.nrlimits;
-        if (i >= 64 || number(a[0], &res) < 0 || unumber(a[1], &g.rlimit_soft[i]) < 0
-            || unumber(a[2], &g.rlimit_hard[i]) < 0) {
-            fail("rlimit", EINVAL, "bad rlimit %s", a[0]);
-            return;
-        }
-        g.rlimit_resource[i] = (int)res;
-        g.nrlimits++;
-    } else if (strcmp(cmd, "nonewprivs") == 0 && na == 1) {
-        g.nonewprivs = strcmp(a[0], "1") == 0;
-    } else if (strcmp(cmd, "caps") == 0 && na == 5) {
-        if (unumber(a[0], &g.cap_bounding) < 0 || unumber(a[1], &g.cap_effective) < 0
-            || unumber(a[2], &g.cap_permitted) < 0 || unumber(a[3], &g.cap_inheritable) < 0
-            || unumber(a[4], &g.cap_ambient) < 0) {
-            fail("caps", EINVAL, "bad capability masks");
-            return;
-        }
-        g.has_caps = 1;
     } else if (strcmp(cmd, "stdin") == 0 && na == 1) {
         g.stdin_relay = strcmp(a[0], "1") == 0 && g.stdin_port >= 0;
     } else if (strcmp(cmd, "exitpoweroff") == 0 && na == 1) {
@@ -767,10 +1249,11 @@ static void boot(void) {
         snprintf(g.boot_error, sizeof g.boot_error, "error ports %d capsa.stdout%%20or%%20capsa.stderr", ENODEV);
     }
     mkdirs(ROOT, 0755);
-    if (mount("rootfs", ROOT, "9p", 0, "trans=virtio,version=9p2000.L,msize=262144,cache=none") < 0) {
+    if (mount("rootfs", ROOT, "9p", 0, NINEP_OPTIONS) < 0) {
         snprintf(g.boot_error, sizeof g.boot_error, "error mount9p %d rootfs", errno);
         agent_log("cannot mount the 9p share rootfs: %s", strerror(errno));
     }
+    root_fd = open(ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 /* ---- the main loop: ctl orders, the process's output and stdin, its exit */
@@ -782,6 +1265,14 @@ static void reap(int sfd) {
     int status;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (int k = 0; k < EXEC_SLOTS; k++) {
+            struct exec *x = &g.execs[k];
+            if (x->active && x->pid == pid) {
+                x->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+                x->exited = 1;
+                x->pid = 0;
+            }
+        }
         if (pid == g.child && (g.state == CREATED || g.state == RUNNING)) {
             g.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
             g.child = 0;
@@ -854,6 +1345,11 @@ int main(void) {
         return 2;
     }
     g.out.pipe_fd = g.err.pipe_fd = -1;
+    g.cur = &g.main;
+    g.draft.umask_value = -1;
+    for (int k = 0; k < EXEC_SLOTS; k++) {
+        g.exec_ports[k] = -1;
+    }
     boot();
     sigset_t mask;
     sigemptyset(&mask);
@@ -863,7 +1359,7 @@ int main(void) {
     char stdin_buf[16384];
     size_t stdin_len = 0, stdin_off = 0;
     for (;;) {
-        struct pollfd p[8];
+        struct pollfd p[8 + 4 * EXEC_SLOTS];
         int np = 0;
         int i_sig = np;
         p[np++] = (struct pollfd){sfd, POLLIN, 0};
@@ -905,6 +1401,44 @@ int main(void) {
             g.stdin_pipe = -1;
             p[i_in].fd = -1;
         }
+        for (int k = 0; k < EXEC_SLOTS; k++) {
+            struct exec *x = &g.execs[k];
+            if (!x->active) {
+                continue;
+            }
+            if (!x->gone) {
+                struct pollfd pr = {x->port, POLLIN, 0};
+                poll(&pr, 1, 0);
+                if ((pr.revents & POLLHUP) && !(pr.revents & POLLIN)) {
+                    if (x->attached) {
+                        /* the host went away (capsa exec was killed): nobody will read the output */
+                        x->gone = 1;
+                        if (x->pid > 0) {
+                            kill(x->pid, SIGKILL);
+                        }
+                    } else {
+                        timeout = timeout < 0 || timeout > 50 ? 50 : timeout; /* its "connected" news is late */
+                    }
+                } else {
+                    short ev = x->plen == x->poff ? POLLIN : 0;
+                    ev |= x->attached && x->olen > x->ooff ? POLLOUT : 0;
+                    p[np++] = (struct pollfd){x->port, ev, 0};
+                }
+            }
+            if (x->exited && x->attached && !x->exit_sent) {
+                timeout = timeout < 0 || timeout > 10 ? 10 : timeout; /* its pipes may stay quiet (a child it left holds them): look again soon */
+            }
+            int read_pipes = x->gone || (x->attached && x->olen == x->ooff);
+            if (read_pipes && x->out_pipe >= 0) {
+                p[np++] = (struct pollfd){x->out_pipe, POLLIN, 0};
+            }
+            if (read_pipes && x->err_pipe >= 0) {
+                p[np++] = (struct pollfd){x->err_pipe, POLLIN, 0};
+            }
+            if (x->in_pipe >= 0 && x->plen > x->poff) {
+                p[np++] = (struct pollfd){x->in_pipe, POLLOUT, 0};
+            }
+        }
         if (poll(p, np, timeout) < 0 && errno != EINTR) {
             agent_log("poll: %s", strerror(errno));
             nap_ms(50);
@@ -915,6 +1449,11 @@ int main(void) {
         }
         if (i_ctl >= 0 && p[i_ctl].fd >= 0 && p[i_ctl].revents) {
             ctl_input();
+        }
+        for (int k = 0; k < EXEC_SLOTS; k++) {
+            if (g.execs[k].active) {
+                exec_pump(&g.execs[k]);
+            }
         }
         for (int k = 0; k < 2; k++) {
             stream_io(streams[k], i_pipe[k] >= 0 ? p[i_pipe[k]].revents : 0,

@@ -297,4 +297,76 @@ class VmBackendIT extends BusyboxBundle {
         assertTrue(r.err().contains("no virtio-serial port named capsa.ctl"), "the console's tail: " + r.err());
     }
 
+    @Test
+    void bindMountsOfDirectoriesAndFilesReachTheProcessAndStayInsideItsRoot() throws Exception {
+        Path data = Files.createDirectories(tmp.resolve("data"));
+        Files.writeString(data.resolve("in"), "from the host\n");
+        Path ro = Files.createDirectories(tmp.resolve("ro"));
+        Path files = Files.createDirectories(tmp.resolve("files"));
+        Files.writeString(files.resolve("hosts"), "10.0.0.1 podman-host\n");
+        Path rootfs = bundle.resolve("rootfs");
+        // a symlink that would leave the rootfs if it were resolved in the guest's own root
+        Files.createSymbolicLink(rootfs.resolve("esc"), Path.of("/"));
+        args("sh", "-c", "echo written > /data/out; (echo x > /ro/f) 2>/dev/null || echo ro-refused;"
+                + " cat /etc/hosts /data/in; cat /esc/target/in");
+        config(json -> {
+            var mounts = json.withArray("mounts");
+            mounts.addObject().put("destination", "/data").put("type", "bind").put("source", data.toString())
+                    .putArray("options").add("rbind").add("nosuid").add("nodev");
+            mounts.addObject().put("destination", "/ro").put("type", "bind").put("source", ro.toString())
+                    .putArray("options").add("bind").add("ro");
+            mounts.addObject().put("destination", "/etc/hosts").put("type", "bind")
+                    .put("source", files.resolve("hosts").toString()).putArray("options").add("bind").add("rprivate");
+            mounts.addObject().put("destination", "/esc/target").put("type", "bind").put("source", data.toString())
+                    .putArray("options").add("bind");
+        });
+        Result r = capsa("--backend=vm", "run", id("binds-vm"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals("ro-refused\n10.0.0.1 podman-host\nfrom the host\nfrom the host\n", r.out());
+        assertEquals("written\n", Files.readString(data.resolve("out")));
+        assertFalse(Files.exists(ro.resolve("f")));
+        assertTrue(Files.isDirectory(rootfs.resolve("target")), "the mount point was made inside the rootfs");
+        assertTrue(Files.isRegularFile(rootfs.resolve("etc/hosts")), "a file's mount point is a file");
+    }
+
+    @Test
+    void execRunsASecondProcessInTheGuestWithItsOwnStdioEnvCwdAndExitCode() throws Exception {
+        args("sh", "-c", "echo $$ > /main.pid; exec sleep 120");
+        config(json -> ((ObjectNode) json.get("root")).put("readonly", false));
+        String id = id("exec-vm");
+        assertEquals(0, capsa("--backend=vm", "create", id).code());
+        try {
+            assertEquals(0, capsa("start", id).code());
+            Result r = capsa("exec", "--env", "GREETING=hello from exec", "--cwd", "/bin", id, "sh", "-c",
+                    "echo $GREETING; pwd; kill -0 $(cat /main.pid) && echo same-guest; echo to-stderr >&2; exit 7");
+            assertEquals(7, r.code(), r.err());
+            // the container's process is visible: the same guest, the same pid namespace
+            assertEquals("hello from exec\n/bin\nsame-guest\n", r.out());
+            assertTrue(r.err().contains("to-stderr"), r.err());
+
+            Result signalled = capsa("exec", id, "sh", "-c", "kill -9 $$");
+            assertEquals(137, signalled.code(), signalled.err());
+
+            Result missing = capsa("exec", id, "/no/such/program");
+            assertEquals(1, missing.code());
+            assertTrue(missing.err().contains("unable to start container process: exec"), missing.err());
+
+            Path pidFile = tmp.resolve("exec.pid");
+            Result detached = capsa("exec", "--detach", "--pid-file", pidFile.toString(), id, "sh", "-c",
+                    "echo detached > /detached.txt");
+            assertEquals(0, detached.code(), detached.err());
+            assertEquals(state(id).get("pid").asText(), Files.readString(pidFile));
+            Path written = bundle.resolve("rootfs/detached.txt");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!Files.exists(written) || Files.readString(written).isEmpty()) {
+                assertTrue(System.nanoTime() < deadline, "the detached process did not run");
+                Thread.sleep(50);
+            }
+            assertEquals("detached\n", Files.readString(written));
+            assertEquals("running", state(id).get("status").asText());
+        } finally {
+            Result delete = capsa("delete", "--force", id);
+            assertEquals(0, delete.code(), delete.err());
+        }
+    }
 }

@@ -28,6 +28,16 @@ public interface GuestAgent extends AutoCloseable {
 
     void signal(int signal);
 
+    /**
+     * Starts another process in the container at once: "newexec", the process's orders
+     * ({@link GuestPlan#processOrders}), then "exec SLOT". Its stdio travels over the slot's port
+     * ({@link ExecSession}); slot -1: /dev/null. Returns its pid inside the guest.
+     */
+    long exec(List<List<String>> orders, int slot);
+
+    /** Signals a process that {@link #exec} started, by its pid inside the guest. */
+    void signal(int signal, long pid);
+
     /** Blocks until the process has ended and its output has left the guest. */
     Exit awaitExit();
 

@@ -9,8 +9,12 @@ import dev.capsa.spec.Mount;
 import dev.capsa.spec.ProcessSpec;
 import dev.capsa.spec.Resources;
 import dev.capsa.spec.Spec;
+import java.io.IOException;
 import java.math.BigInteger;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -22,8 +26,28 @@ import java.util.Set;
  * inside a VM are ignored and listed in docs/vm.md.
  *
  * @param orders the agent's orders before "create", each a list of words (docs/vm.md)
+ * @param shares the host directories the bind mounts need, each an extra 9p share
  */
-public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus) {
+public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus, List<Share> shares) {
+    /**
+     * A host directory shared into the guest for bind mounts: the agent mounts it on
+     * {@code /mnt/shares/TAG}, outside the container's root, and binds from there.
+     *
+     * @param tag      the 9p mount tag, {@code m0}, {@code m1}, ...
+     * @param path     the host directory, symlinks resolved
+     * @param readOnly shared read-only (QEMU refuses writes too) when every bind from it is read-only
+     */
+    public record Share(String tag, Path path, boolean readOnly) {
+    }
+
+    /** Where the agent mounts the shares (outside the container's root). */
+    public static final String SHARES = "/mnt/shares";
+    /**
+     * microvm has 24 virtio-mmio transports; the rootfs share and the virtio-serial controller take
+     * two (measured: QEMU 7.2 refuses a 25th device with "No 'virtio-bus' bus found").
+     */
+    public static final int MAX_SHARES = 22;
+
     /** Guest memory when the spec sets no limit. */
     public static final long DEFAULT_MEMORY_MIB = 256;
     /** Added to a memory limit: the guest kernel, the agent and the page cache of 9p need their own. */
@@ -34,7 +58,7 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus) {
     // mount(2) flags
     private static final long MS_RDONLY = 1, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_SYNCHRONOUS = 16,
             MS_REMOUNT = 32, MS_DIRSYNC = 128, MS_NOATIME = 1024, MS_NODIRATIME = 2048, MS_BIND = 4096,
-            MS_RELATIME = 1 << 21, MS_STRICTATIME = 1 << 24;
+            MS_REC = 16384, MS_RELATIME = 1 << 21, MS_STRICTATIME = 1 << 24;
     private static final Map<String, Long> SET = Map.ofEntries(Map.entry("ro", MS_RDONLY),
             Map.entry("nosuid", MS_NOSUID), Map.entry("nodev", MS_NODEV), Map.entry("noexec", MS_NOEXEC),
             Map.entry("sync", MS_SYNCHRONOUS), Map.entry("dirsync", MS_DIRSYNC), Map.entry("noatime", MS_NOATIME),
@@ -60,7 +84,13 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus) {
             List.of("symlink", "/proc/self/fd/2", "/dev/stderr"),
             List.of("symlink", "pts/ptmx", "/dev/ptmx"));
 
+    /** A plan for a spec without bind mounts (or whose bind sources are absolute). */
     public static GuestPlan from(Spec spec, boolean foreground) {
+        return from(spec, foreground, Path.of("/"));
+    }
+
+    /** @param bundle what relative bind-mount sources are relative to (runc: the bundle) */
+    public static GuestPlan from(Spec spec, boolean foreground, Path bundle) {
         ProcessSpec process = spec.process();
         if (process == null || list(process.args()).isEmpty()) {
             throw new InvalidSpecException("/process/args", "the vm backend needs a process to run");
@@ -71,8 +101,14 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus) {
             orders.add(List.of("hostname", spec.hostname()));
         }
         boolean devMounted = false;
+        Map<Path, Share> shares = shares(spec, bundle);
+        List<String> shared = new ArrayList<>();
         for (int i = 0; i < list(spec.mounts()).size(); i++) {
             Mount m = list(spec.mounts()).get(i);
+            if (isBind(m)) {
+                orders.addAll(bind(m, "/mounts/" + i, bundle, shares, shared));
+                continue;
+            }
             orders.add(mount(m, "/mounts/" + i));
             if ("/dev".equals(m.destination())) {
                 devMounted = true;
@@ -85,6 +121,21 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus) {
             // after the mounts, whose mount points it may have had to make
             orders.add(List.of("mount", "none", "/", "", Long.toString(MS_REMOUNT | MS_BIND | MS_RDONLY), ""));
         }
+        orders.addAll(processOrders(process));
+        orders.add(List.of("stdin", foreground ? "1" : "0"));
+        orders.add(List.of("exitpoweroff", foreground ? "0" : "1"));
+        return new GuestPlan(List.copyOf(orders), memoryMib(spec), cpus(spec), List.copyOf(shares.values()));
+    }
+
+    /**
+     * The orders that describe a process (args, env, cwd, user, groups, rlimits, no_new_privs,
+     * capabilities): the container's before "create", an exec'd one's after "newexec".
+     */
+    public static List<List<String>> processOrders(ProcessSpec process) {
+        if (process == null || list(process.args()).isEmpty()) {
+            throw new InvalidSpecException("/process/args", "the vm backend needs a process to run");
+        }
+        List<List<String>> orders = new ArrayList<>();
         list(process.args()).forEach(a -> orders.add(List.of("arg", a)));
         list(process.env()).forEach(e -> orders.add(List.of("env", e)));
         orders.add(List.of("cwd", process.cwd() == null || process.cwd().isEmpty() ? "/" : process.cwd()));
@@ -114,9 +165,7 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus) {
                     mask("/process/capabilities/inheritable", caps.inheritable()),
                     mask("/process/capabilities/ambient", caps.ambient())));
         }
-        orders.add(List.of("stdin", foreground ? "1" : "0"));
-        orders.add(List.of("exitpoweroff", foreground ? "0" : "1"));
-        return new GuestPlan(List.copyOf(orders), memoryMib(spec), cpus(spec));
+        return orders;
     }
 
     private static <T> List<T> list(List<T> l) {
@@ -201,11 +250,105 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus) {
         return v.toString();
     }
 
+    private static boolean isBind(Mount m) {
+        return "bind".equals(m.type()) || list(m.options()).contains("bind") || list(m.options()).contains("rbind");
+    }
+
+    /** A bind mount's host source: absolute, or relative to the bundle (runc), symlinks resolved. */
+    private static Path source(Mount m, String pointer, Path bundle) {
+        if (m.source() == null || m.source().isEmpty()) {
+            throw new InvalidSpecException(pointer + "/source", "a bind mount needs a source");
+        }
+        Path p = bundle.resolve(m.source());
+        try {
+            return p.toRealPath();
+        } catch (IOException e) {
+            throw new InvalidSpecException(pointer + "/source", "cannot bind " + p + ": no such file or directory");
+        }
+    }
+
+    /** Whether the mount asks for read-only; the last of ro/rw wins, as in mount(8). */
+    private static boolean readOnly(Mount m) {
+        boolean ro = false;
+        for (String o : list(m.options())) {
+            if (o.equals("ro")) {
+                ro = true;
+            } else if (o.equals("rw")) {
+                ro = false;
+            }
+        }
+        return ro;
+    }
+
+    /**
+     * The shares the bind mounts need, in the order of the mounts: a directory is shared itself; a
+     * regular file through its parent directory (9p shares directories only), which the guest then
+     * sees, though the container sees only the file. A directory shared by several binds is shared
+     * once, read-only only when all of them are.
+     */
+    private static Map<Path, Share> shares(Spec spec, Path bundle) {
+        Map<Path, Boolean> readOnly = new LinkedHashMap<>();
+        for (int i = 0; i < list(spec.mounts()).size(); i++) {
+            Mount m = list(spec.mounts()).get(i);
+            if (!isBind(m)) {
+                continue;
+            }
+            String pointer = "/mounts/" + i;
+            Path src = source(m, pointer, bundle);
+            Path dir;
+            if (Files.isDirectory(src)) {
+                dir = src;
+            } else if (Files.isRegularFile(src)) {
+                dir = src.getParent();
+            } else {
+                throw new InvalidSpecException(pointer + "/source", "the vm backend binds directories and regular "
+                        + "files only, not " + src);
+            }
+            readOnly.merge(dir, readOnly(m), Boolean::logicalAnd);
+            if (readOnly.size() > MAX_SHARES) {
+                throw new InvalidSpecException(pointer, "the vm backend shares at most " + MAX_SHARES
+                        + " host directories for bind mounts (microvm's virtio-mmio slots)");
+            }
+        }
+        Map<Path, Share> shares = new LinkedHashMap<>();
+        readOnly.forEach((dir, ro) -> shares.put(dir, new Share("m" + shares.size(), dir, ro)));
+        return shares;
+    }
+
+    /**
+     * A bind mount: the share's mount on /mnt/shares/TAG the first time it is needed, then a bind
+     * from there to the destination. The agent makes a missing destination as a directory or a
+     * file, like the source, and applies ro, nosuid, nodev, noexec with a remount of the bind.
+     */
+    private static List<List<String>> bind(Mount m, String pointer, Path bundle, Map<Path, Share> shares,
+                                           List<String> shared) {
+        if (m.destination() == null || !m.destination().startsWith("/")) {
+            throw new InvalidSpecException(pointer + "/destination", "must be an absolute path");
+        }
+        Path src = source(m, pointer, bundle);
+        boolean dir = Files.isDirectory(src);
+        Share share = shares.get(dir ? src : src.getParent());
+        List<List<String>> orders = new ArrayList<>();
+        if (!shared.contains(share.tag())) {
+            shared.add(share.tag());
+            orders.add(List.of("share", share.tag(), share.readOnly() ? "1" : "0"));
+        }
+        long flags = MS_BIND | (list(m.options()).contains("rbind") ? MS_REC : 0);
+        for (String o : list(m.options())) {
+            if (SET.containsKey(o)) {
+                flags |= SET.get(o);
+            } else if (o.equals("rw")) {
+                flags &= ~MS_RDONLY;
+            }
+            // propagation, bind/rbind and anything else mean nothing for a bind of a 9p share
+        }
+        String from = SHARES + "/" + share.tag() + (dir ? "" : "/" + src.getFileName());
+        orders.add(List.of("mount", from, m.destination(), "", Long.toString(flags), ""));
+        return orders;
+    }
+
     private static List<String> mount(Mount m, String pointer) {
         String type = m.type() == null ? "" : m.type();
-        if (list(m.options()).contains("bind") || list(m.options()).contains("rbind") || type.equals("bind")) {
-            throw new InvalidSpecException(pointer, "bind mounts are not supported by the vm backend yet");
-        }
         if (!FSTYPES.contains(type)) {
             throw new InvalidSpecException(pointer + "/type", "the vm backend mounts only " + FSTYPES.stream().sorted()
                     .toList() + " in the guest");

@@ -8,21 +8,30 @@ import dev.capsa.backend.vm.qemu.QemuCommandLine;
 import dev.capsa.backend.vm.qemu.QemuHypervisor;
 import dev.capsa.error.BackendUnavailableException;
 import dev.capsa.error.CapsaException;
+import dev.capsa.error.InvalidSpecException;
 import dev.capsa.error.SyscallException;
+import dev.capsa.error.WrongStateException;
 import dev.capsa.os.CapabilityNames;
 import dev.capsa.os.Signals;
 import dev.capsa.spec.DefaultSpec;
+import dev.capsa.spec.ProcessSpec;
 import dev.capsa.spi.Availability;
 import dev.capsa.spi.ContainerContext;
 import dev.capsa.spi.CreateOptions;
+import dev.capsa.spi.ExecOptions;
 import dev.capsa.spi.Features;
 import dev.capsa.spi.RuntimeBackend;
 import dev.capsa.state.Status;
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -61,6 +70,11 @@ public final class VmBackend implements RuntimeBackend {
     static final String CONSOLE = "console.log";
     static final String QEMU_LOG = "qemu.log";
     static final String STARTED = "vm.started";
+    /**
+     * virtio-serial ports for exec'd processes' stdio, each behind a socket QEMU listens on
+     * ({@code exec0.sock} ...): as many execs with stdio at once (docs/vm.md).
+     */
+    static final int EXEC_SLOTS = 4;
 
     /** Foreground guests of this JVM, by state dir: run's waitExit relays and acks them. */
     private static final Map<Path, Foreground> FOREGROUND = new ConcurrentHashMap<>();
@@ -116,7 +130,8 @@ public final class VmBackend implements RuntimeBackend {
                 List.of("prestart", "createRuntime", "poststart", "poststop"),
                 List.of("ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync",
                         "noatime", "atime", "nodiratime", "diratime", "relatime", "norelatime", "strictatime",
-                        "nostrictatime"),
+                        "nostrictatime", "bind", "rbind", "private", "rprivate", "shared", "rshared", "slave",
+                        "rslave", "unbindable", "runbindable"),
                 linux, null, null);
     }
 
@@ -128,7 +143,7 @@ public final class VmBackend implements RuntimeBackend {
         if (options.preserveFds() > 0) {
             throw new BackendUnavailableException("the vm backend cannot pass descriptors into the guest (--preserve-fds)");
         }
-        GuestPlan plan = GuestPlan.from(ctx.spec(), options.foreground());
+        GuestPlan plan = GuestPlan.from(ctx.spec(), options.foreground(), ctx.bundle());
         Availability ready = image.probe();
         if (!ready.available()) {
             throw new BackendUnavailableException("backend vm is unavailable: " + ready.reason());
@@ -150,9 +165,13 @@ public final class VmBackend implements RuntimeBackend {
             err = new QemuCommandLine.File(Path.of("/proc/" + self + "/fd/2"));
             in = null;
         }
+        List<QemuCommandLine.Chardev> execs = new ArrayList<>();
+        for (int i = 0; i < EXEC_SLOTS; i++) {
+            execs.add(new QemuCommandLine.ListeningSocket(socket(dir, ExecSession.socketName(i))));
+        }
         VmConfig vm = new VmConfig(accel.accel(), plan.memoryMib(), plan.cpus(), HostClock.tscKhz(), image.kernel(),
-                image.initramfs(), rootfs(ctx), dir.resolve(CONSOLE), new QemuCommandLine.ListeningSocket(ctl), out,
-                err, in, dir.resolve(QEMU_LOG));
+                image.initramfs(), rootfs(ctx), plan.shares(), dir.resolve(CONSOLE),
+                new QemuCommandLine.ListeningSocket(ctl), out, err, in, List.copyOf(execs), dir.resolve(QEMU_LOG));
         ProcessHandle qemu = null;
         long started = System.nanoTime();
         try {
@@ -249,6 +268,91 @@ public final class VmBackend implements RuntimeBackend {
             Files.deleteIfExists(ctx.stateDir().resolve(CTL));
         } catch (IOException e) {
             throw new CapsaException("container \"" + ctx.id() + "\": cannot remove its files: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * runc exec for a guest: the agent starts another process in the container (the same root,
+     * mounts and hostname; its own args, env, cwd, user, rlimits and capabilities). In the
+     * foreground its stdio is relayed through an exec slot and its exit code returned (128 + n for
+     * signal n); the pid file gets this command's pid, the host process that lives exactly as long
+     * as the exec'd one. With --detach its stdio is /dev/null, this returns once it runs, and the pid
+     * file gets QEMU's pid (nothing else on the host stands for it). docs/vm.md "exec".
+     */
+    @Override
+    public int exec(ContainerContext ctx, ExecOptions options) {
+        return exec(ctx, options, System.in, new FileOutputStream(FileDescriptor.out),
+                new FileOutputStream(FileDescriptor.err));
+    }
+
+    int exec(ContainerContext ctx, ExecOptions options, InputStream stdin, OutputStream stdout, OutputStream stderr) {
+        String id = ctx.id();
+        if (!ctx.processAlive()) {
+            throw new WrongStateException("cannot exec in container \"" + id + "\": its guest is gone");
+        }
+        ProcessSpec process = options.process();
+        if (options.consoleSocket() != null || (process != null && Boolean.TRUE.equals(process.terminal()))) {
+            throw new BackendUnavailableException("the vm backend has no terminal support yet (exec --tty, "
+                    + "--console-socket)");
+        }
+        if (options.preserveFds() > 0) {
+            throw new BackendUnavailableException("the vm backend cannot pass descriptors into the guest "
+                    + "(--preserve-fds)");
+        }
+        if (process != null && process.apparmorProfile() != null && !process.apparmorProfile().isEmpty()) {
+            throw new InvalidSpecException("/apparmorProfile", "the vm backend does not apply AppArmor profiles");
+        }
+        if (process != null && process.selinuxLabel() != null && !process.selinuxLabel().isEmpty()) {
+            throw new InvalidSpecException("/selinuxLabel", "the vm backend does not apply SELinux labels");
+        }
+        List<List<String>> orders = GuestPlan.processOrders(process);
+        if (options.detach()) {
+            try (GuestAgent agent = agent(ctx)) {
+                agent.hello();
+                long guestPid = agent.exec(orders, -1);
+                LOG.debug("container \"{}\": exec'd pid {} in the guest, detached", id, guestPid);
+            } catch (AgentException e) {
+                throw execFailed(id, e);
+            }
+            if (options.pidFile() != null) {
+                writePidFile(options.pidFile(), ctx.pid().getAsLong());
+            }
+            return 0;
+        }
+        try (ExecSession session = ExecSession.open(ctx.stateDir(), EXEC_SLOTS, id)) {
+            long guestPid;
+            try (GuestAgent agent = agent(ctx)) {
+                agent.hello();
+                guestPid = agent.exec(orders, session.slot());
+            } catch (AgentException e) {
+                throw execFailed(id, e);
+            }
+            LOG.debug("container \"{}\": exec'd pid {} in the guest, slot {}", id, guestPid, session.slot());
+            if (options.pidFile() != null) {
+                writePidFile(options.pidFile(), ProcessHandle.current().pid());
+            }
+            return session.relay(stdin, stdout, stderr, id);
+        }
+    }
+
+    private static CapsaException execFailed(String id, AgentException e) {
+        if (e.step().equals("exec")) {
+            // runc's wording
+            return new CapsaException("container \"" + id + "\": unable to start container process: exec: "
+                    + e.getMessage(), e);
+        }
+        return new CapsaException("container \"" + id + "\": exec: " + e.getMessage(), e);
+    }
+
+    /** runc: the pid, no newline, written to a temp file and renamed. */
+    private static void writePidFile(Path file, long pid) {
+        try {
+            Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
+            Files.writeString(tmp, Long.toString(pid));
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new CapsaException("cannot write the pid file " + file + ": " + e.getMessage(), e);
         }
     }
 

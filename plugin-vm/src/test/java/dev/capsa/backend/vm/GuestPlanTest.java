@@ -10,9 +10,13 @@ import dev.capsa.spec.DefaultSpec;
 import dev.capsa.spec.Json;
 import dev.capsa.spec.Spec;
 import dev.capsa.spec.SpecLoader;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class GuestPlanTest {
     private static Spec spec(Consumer<ObjectNode> edit) throws Exception {
@@ -88,6 +92,57 @@ class GuestPlanTest {
         assertTrue(none.stream().noneMatch(l -> l.getFirst().equals("caps")), none.toString());
     }
 
+    @TempDir
+    Path tmp;
+
+    @Test
+    void bindMountsBecomeSharesAndBindsFromThem() throws Exception {
+        Path data = Files.createDirectories(tmp.resolve("data"));
+        Path userdata = Files.createDirectories(tmp.resolve("userdata"));
+        Files.writeString(userdata.resolve("hosts"), "127.0.0.1 localhost\n");
+        Files.writeString(userdata.resolve("hostname"), "c1\n");
+        Files.createSymbolicLink(tmp.resolve("hosts-link"), userdata.resolve("hosts"));
+        GuestPlan plan = GuestPlan.from(spec(j -> {
+            ArrayNode mounts = j.withArray("mounts");
+            ObjectNode m = mounts.addObject().put("destination", "/data").put("type", "bind")
+                    .put("source", data.toString());
+            m.putArray("options").add("rbind").add("ro").add("nosuid").add("nodev").add("noexec").add("rprivate");
+            mounts.addObject().put("destination", "/etc/hosts").put("type", "bind").put("source", "hosts-link")
+                    .putArray("options").add("bind").add("rprivate");
+            mounts.addObject().put("destination", "/etc/hostname").put("type", "bind")
+                    .put("source", userdata.resolve("hostname").toString()).putArray("options").add("bind").add("ro");
+        }), true, tmp);
+        assertEquals(List.of(new GuestPlan.Share("m0", data.toRealPath(), true),
+                new GuestPlan.Share("m1", userdata.toRealPath(), false)), plan.shares());
+        List<List<String>> o = plan.orders();
+        int i = o.indexOf(List.of("share", "m0", "1"));
+        assertTrue(i > 0, o.toString());
+        // MS_BIND | MS_REC | ro | nosuid | nodev | noexec
+        assertEquals(List.of("mount", "/mnt/shares/m0", "/data", "", Long.toString(4096 | 16384 | 1 | 2 | 4 | 8), ""),
+                o.get(i + 1));
+        // the relative source resolves against the bundle, and the link to the real file
+        assertEquals(List.of(List.of("share", "m1", "0"), List.of("mount", "/mnt/shares/m1/hosts", "/etc/hosts", "",
+                "4096", ""), List.of("mount", "/mnt/shares/m1/hostname", "/etc/hostname", "", Long.toString(4096 | 1),
+                "")), o.subList(i + 2, i + 5));
+    }
+
+    @Test
+    void aBindOfSomethingMissingOrOfADeviceIsRefusedByPointer() throws Exception {
+        refused("/mounts/0/source", j -> j.withArray("mounts").insertObject(0).put("destination", "/data")
+                .put("type", "bind").put("source", tmp.resolve("missing").toString()).putArray("options").add("rbind"));
+        refused("/mounts/0/source", j -> j.withArray("mounts").insertObject(0).put("destination", "/null")
+                .put("type", "bind").put("source", "/dev/null").putArray("options").add("bind"));
+    }
+
+    @Test
+    void anExecdProcessHasTheSameOrdersAsTheContainersOwn() throws Exception {
+        Spec s = spec(j -> { });
+        List<List<String>> all = GuestPlan.from(s, true).orders();
+        List<List<String>> process = GuestPlan.processOrders(s.process());
+        int at = all.indexOf(List.of("arg", "sh"));
+        assertEquals(process, all.subList(at, at + process.size()));
+    }
+
     private static void refused(String pointer, Consumer<ObjectNode> edit) throws Exception {
         Spec s = spec(edit);
         InvalidSpecException e = assertThrows(InvalidSpecException.class, () -> GuestPlan.from(s, true));
@@ -104,8 +159,8 @@ class GuestPlanTest {
         refused("/linux/uidMappings", j -> ((ObjectNode) j.get("linux")).putArray("uidMappings").addObject()
                 .put("containerID", 0).put("hostID", 1000).put("size", 1));
         refused("/process/terminal", j -> ((ObjectNode) j.get("process")).put("terminal", true));
-        refused("/mounts/0", j -> j.withArray("mounts").insertObject(0).put("destination", "/data")
-                .put("type", "bind").put("source", "/tmp").putArray("options").add("rbind"));
+        refused("/mounts/0/type", j -> j.withArray("mounts").insertObject(0).put("destination", "/data")
+                .put("type", "ext4").put("source", "/dev/sda1"));
         refused("/linux/namespaces/0/path", j -> ((ObjectNode) j.at("/linux/namespaces/0")).put("path",
                 "/proc/1/ns/pid"));
     }

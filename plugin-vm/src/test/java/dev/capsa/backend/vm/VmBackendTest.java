@@ -216,4 +216,114 @@ class VmBackendTest {
         backend.delete(ctx, true);
         assertFalse(qemu.isAlive());
     }
+
+    /**
+     * The slot's guest end, as capsa-agent plays it: waits for the host's hello, collects stdin
+     * frames up to the close frame, answers with the stdin on stdout, a line on stderr, and the exit.
+     */
+    private Thread fakeSlot(Path socket, int code, StringBuilder seen) throws IOException {
+        ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        server.bind(UnixDomainSocketAddress.of(socket));
+        sockets.add(server);
+        return Thread.ofPlatform().daemon().start(() -> {
+            try (java.nio.channels.SocketChannel ch = server.accept()) {
+                java.io.DataInputStream in = new java.io.DataInputStream(java.nio.channels.Channels.newInputStream(ch));
+                java.io.ByteArrayOutputStream stdin = new java.io.ByteArrayOutputStream();
+                while (true) {
+                    byte type = in.readByte();
+                    byte[] data = new byte[in.readInt()];
+                    in.readFully(data);
+                    seen.append((char) type);
+                    if (type == 'i') {
+                        stdin.write(data);
+                    } else if (type == 'c') {
+                        break;
+                    }
+                }
+                java.io.DataOutputStream out = new java.io.DataOutputStream(java.nio.channels.Channels.newOutputStream(ch));
+                for (Object[] f : List.<Object[]>of(new Object[] {'o', stdin.toByteArray()},
+                        new Object[] {'e', "to stderr\n".getBytes()}, new Object[] {'x', Integer.toString(code).getBytes()})) {
+                    byte[] d = (byte[]) f[1];
+                    out.writeByte((Character) f[0]);
+                    out.writeInt(d.length);
+                    out.write(d);
+                }
+                out.flush();
+            } catch (IOException e) {
+                seen.append("!").append(e.getMessage());
+            }
+        });
+    }
+
+    private static dev.capsa.spi.ExecOptions execOptions(Spec spec, boolean detach, Path pidFile) throws Exception {
+        ObjectNode p = Json.mapper().valueToTree(spec.process());
+        p.putArray("args").add("sh").add("-c").add("cat; exit 3");
+        p.putArray("env").add("A=1");
+        p.put("cwd", "/tmp");
+        return new dev.capsa.spi.ExecOptions(Json.mapper().treeToValue(p, dev.capsa.spec.ProcessSpec.class), detach,
+                null, pidFile, 0);
+    }
+
+    @Test
+    void execStartsTheProcessThroughTheAgentAndRelaysItsStdioAndExitThroughASlot() throws Exception {
+        Context ctx = context();
+        ProcessHandle qemu = new ProcessBuilder("sleep", "60").start().toHandle();
+        started.add(qemu);
+        ctx.recordPid(qemu.pid());
+        Path ctl = ctx.stateDir().resolve(VmBackend.CTL);
+        try (dev.capsa.backend.vm.agent.FakeAgent agent = new dev.capsa.backend.vm.agent.FakeAgent(ctl)) {
+            agent.state = "running";
+            StringBuilder seen = new StringBuilder();
+            Thread slot = fakeSlot(ctx.stateDir().resolve(ExecSession.socketName(0)), 3, seen);
+            VmBackend backend = new VmBackend(new SilentHypervisor(), image(),
+                    c -> dev.capsa.backend.vm.agent.AgentClient.connect(c, Duration.ofSeconds(2), Duration.ofSeconds(2)),
+                    Duration.ofSeconds(1));
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+            Path pidFile = tmp.resolve("exec.pid");
+            int code = backend.exec(ctx, execOptions(ctx.spec(), false, pidFile),
+                    new java.io.ByteArrayInputStream("some input\n".getBytes()), out, err);
+            slot.join(5000);
+            assertEquals(3, code);
+            assertEquals("some input\n", out.toString());
+            assertEquals("to stderr\n", err.toString());
+            assertEquals("hic", seen.toString(), "hello, the stdin, its end");
+            assertEquals(Long.toString(ProcessHandle.current().pid()), Files.readString(pidFile));
+            List<List<String>> r = agent.received;
+            int n = r.indexOf(List.of("newexec"));
+            assertTrue(n > 0, r.toString());
+            assertEquals(List.of(List.of("arg", "sh"), List.of("arg", "-c"), List.of("arg", "cat; exit 3"),
+                    List.of("env", "A=1"), List.of("cwd", "/tmp")), r.subList(n + 1, n + 6));
+            assertTrue(r.contains(List.of("exec", "0")), r.toString());
+
+            // detached: no slot, and the pid file names QEMU, the host process that holds the container
+            assertEquals(0, backend.exec(ctx, execOptions(ctx.spec(), true, pidFile), null, null, null));
+            assertEquals(List.of("exec", "-1"), r.getLast());
+            assertEquals(Long.toString(qemu.pid()), Files.readString(pidFile));
+
+            // a failure in the guest comes back with the agent's step
+            agent.failOn = "cwd";
+            CapsaException e = assertThrows(CapsaException.class,
+                    () -> backend.exec(ctx, execOptions(ctx.spec(), true, null), null, null, null));
+            assertTrue(e.getMessage().startsWith("container \"c1\": exec: mount failed with errno 2"), e.getMessage());
+        }
+    }
+
+    @Test
+    void execInAStoppedGuestOrWithATerminalIsRefused() throws Exception {
+        Context ctx = context();
+        VmBackend backend = new VmBackend(new SilentHypervisor(), image(), c -> {
+            throw new AssertionError("no agent is asked");
+        }, Duration.ofSeconds(1));
+        CapsaException stopped = assertThrows(CapsaException.class,
+                () -> backend.exec(ctx, execOptions(ctx.spec(), false, null)));
+        assertTrue(stopped.getMessage().contains("its guest is gone"), stopped.getMessage());
+        ProcessHandle qemu = new ProcessBuilder("sleep", "60").start().toHandle();
+        started.add(qemu);
+        ctx.recordPid(qemu.pid());
+        dev.capsa.spi.ExecOptions o = execOptions(ctx.spec(), false, null);
+        CapsaException tty = assertThrows(CapsaException.class, () -> backend.exec(ctx,
+                new dev.capsa.spi.ExecOptions(o.process(), false, tmp.resolve("console.sock"), null, 0)));
+        assertTrue(tty.getMessage().contains("--console-socket"), tty.getMessage());
+    }
 }

@@ -105,6 +105,26 @@ public final class AgentClient implements GuestAgent {
     }
 
     @Override
+    public long exec(List<List<String>> orders, int slot) {
+        List<List<String>> all = new ArrayList<>();
+        all.add(List.of("newexec"));
+        all.addAll(orders);
+        all.add(List.of("exec", Integer.toString(slot)));
+        send(all);
+        List<String> w = answer("ok");
+        if (w.size() != 2) {
+            throw new AgentException("the guest agent answered \"" + String.join(" ", w) + "\" to exec", null);
+        }
+        return Long.parseLong(w.get(1));
+    }
+
+    @Override
+    public void signal(int signal, long pid) {
+        send(List.of(List.of("signal", Integer.toString(signal), Long.toString(pid))));
+        answer("ok");
+    }
+
+    @Override
     public Exit awaitExit() {
         send(List.of(List.of("wait")));
         while (true) {

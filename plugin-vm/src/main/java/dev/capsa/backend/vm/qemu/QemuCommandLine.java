@@ -61,10 +61,14 @@ public final class QemuCommandLine {
     }
 
     /** A host directory as a virtio-9p share (the mmio kind: -virtfs needs PCI, which microvm lacks). */
-    public record Share9p(String id, Path path, String tag) implements Part {
+    public record Share9p(String id, Path path, String tag, boolean readOnly) implements Part {
+        public Share9p(String id, Path path, String tag) {
+            this(id, path, tag, false);
+        }
+
         public List<String> args() {
-            return List.of("-fsdev", "local,id=" + id + ",path=" + opt(path) + ",security_model=passthrough",
-                    "-device", "virtio-9p-device,fsdev=" + id + ",mount_tag=" + tag);
+            return List.of("-fsdev", "local,id=" + id + ",path=" + opt(path) + ",security_model=passthrough"
+                    + (readOnly ? ",readonly=on" : ""), "-device", "virtio-9p-device,fsdev=" + id + ",mount_tag=" + tag);
         }
     }
 

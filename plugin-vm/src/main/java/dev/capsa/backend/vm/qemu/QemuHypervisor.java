@@ -69,13 +69,17 @@ public final class QemuHypervisor implements Hypervisor {
                 .add(new QemuCommandLine.Cpus(vm.cpus()))
                 .add(new QemuCommandLine.Boot(vm.kernel(), vm.initrd(), vm.tscKhz()))
                 .add(new QemuCommandLine.Serial(vm.console()))
-                .add(new QemuCommandLine.Share9p("r", vm.rootfs(), "rootfs"))
-                .add(new QemuCommandLine.SerialBus())
+                .add(new QemuCommandLine.Share9p("r", vm.rootfs(), "rootfs"));
+        vm.shares().forEach(s -> cl.add(new QemuCommandLine.Share9p(s.tag(), s.path(), s.tag(), s.readOnly())));
+        cl.add(new QemuCommandLine.SerialBus())
                 .add(new QemuCommandLine.Port("ctl", "capsa.ctl", vm.ctl()))
                 .add(new QemuCommandLine.Port("stdout", "capsa.stdout", vm.stdout()))
                 .add(new QemuCommandLine.Port("stderr", "capsa.stderr", vm.stderr()));
         if (vm.stdin() != null) {
             cl.add(new QemuCommandLine.Port("stdin", "capsa.stdin", vm.stdin()));
+        }
+        for (int i = 0; i < vm.execs().size(); i++) {
+            cl.add(new QemuCommandLine.Port("exec" + i, "capsa.exec" + i, vm.execs().get(i)));
         }
         return cl.argv();
     }

@@ -19,16 +19,16 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * QEMU takes them, answering the protocol of docs/vm.md from a small state machine. It can be told
  * to leave a stale line for the next connection (what QEMU does with a reply nobody read).
  */
-final class FakeAgent implements AutoCloseable {
-    final List<List<String>> received = new CopyOnWriteArrayList<>();
+public final class FakeAgent implements AutoCloseable {
+    public final List<List<String>> received = new CopyOnWriteArrayList<>();
     final ServerSocketChannel server;
     final Thread thread;
-    volatile String state = "booted";
-    volatile String failOn; // an order word that makes "create" fail
+    public volatile String state = "booted";
+    public volatile String failOn; // an order word that makes "create" fail
     volatile String staleLine; // sent first on the next connection
     volatile int exitCode = 0;
 
-    FakeAgent(Path socket) throws IOException {
+    public FakeAgent(Path socket) throws IOException {
         server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(socket));
         thread = Thread.ofPlatform().daemon().start(this::serve);
@@ -64,6 +64,16 @@ final class FakeAgent implements AutoCloseable {
                             yield "exit " + exitCode + " 6 0";
                         }
                         case "poweroff" -> "ok";
+                        case "newexec" -> {
+                            error = null;
+                            yield null;
+                        }
+                        case "exec" -> {
+                            if (!state.equals("running") && !state.equals("created")) {
+                                yield "error exec 3 the%20container%27s%20process%20is%20" + state;
+                            }
+                            yield error == null ? "ok 42" : error;
+                        }
                         default -> {
                             if (w.getFirst().equals(failOn)) {
                                 error = "error mount 2 proc%20on%20/proc";

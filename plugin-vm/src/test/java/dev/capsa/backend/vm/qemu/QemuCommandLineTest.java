@@ -2,6 +2,7 @@ package dev.capsa.backend.vm.qemu;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.capsa.backend.vm.GuestPlan;
 import dev.capsa.backend.vm.VmConfig;
 import java.nio.file.Path;
 import java.util.List;
@@ -11,9 +12,37 @@ class QemuCommandLineTest {
     private static final Path DIR = Path.of("/run/capsa/c1");
 
     private static VmConfig vm(QemuCommandLine.Chardev out, QemuCommandLine.Chardev err, QemuCommandLine.Chardev in) {
+        return vm(out, err, in, List.of(), List.of());
+    }
+
+    private static VmConfig vm(QemuCommandLine.Chardev out, QemuCommandLine.Chardev err, QemuCommandLine.Chardev in,
+                               List<GuestPlan.Share> shares, List<QemuCommandLine.Chardev> execs) {
         return new VmConfig("tcg", 256, 1, 2_600_000, Path.of("/g/vmlinux"), Path.of("/g/initramfs-ab.cpio"),
-                Path.of("/b/rootfs"), DIR.resolve("console.log"),
-                new QemuCommandLine.ListeningSocket(DIR.resolve("ctl.sock")), out, err, in, DIR.resolve("qemu.log"));
+                Path.of("/b/rootfs"), shares, DIR.resolve("console.log"),
+                new QemuCommandLine.ListeningSocket(DIR.resolve("ctl.sock")), out, err, in, execs,
+                DIR.resolve("qemu.log"));
+    }
+
+    @Test
+    void bindSharesFollowTheRootfsAndExecSlotsFollowTheStdioPorts() {
+        List<String> argv = new QemuHypervisor("q").commandLine(vm(
+                new QemuCommandLine.File(Path.of("/proc/42/fd/1")), new QemuCommandLine.File(Path.of("/proc/42/fd/2")),
+                null, List.of(new GuestPlan.Share("m0", Path.of("/srv/data"), false),
+                        new GuestPlan.Share("m1", Path.of("/var/lib/p/userdata"), true)),
+                List.of(new QemuCommandLine.ListeningSocket(DIR.resolve("exec0.sock")),
+                        new QemuCommandLine.ListeningSocket(DIR.resolve("exec1.sock")))));
+        int rootfs = argv.indexOf("virtio-9p-device,fsdev=r,mount_tag=rootfs");
+        assertEquals(List.of(
+                "-fsdev", "local,id=m0,path=/srv/data,security_model=passthrough",
+                "-device", "virtio-9p-device,fsdev=m0,mount_tag=m0",
+                "-fsdev", "local,id=m1,path=/var/lib/p/userdata,security_model=passthrough,readonly=on",
+                "-device", "virtio-9p-device,fsdev=m1,mount_tag=m1",
+                "-device", "virtio-serial-device"), argv.subList(rootfs + 1, rootfs + 11));
+        assertEquals(List.of(
+                "-chardev", "socket,id=exec0,path=/run/capsa/c1/exec0.sock,server=on,wait=off",
+                "-device", "virtserialport,chardev=exec0,name=capsa.exec0",
+                "-chardev", "socket,id=exec1,path=/run/capsa/c1/exec1.sock,server=on,wait=off",
+                "-device", "virtserialport,chardev=exec1,name=capsa.exec1"), argv.subList(argv.size() - 8, argv.size()));
     }
 
     @Test
