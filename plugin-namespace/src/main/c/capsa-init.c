@@ -26,7 +26,10 @@
  *   propagation [flags]              applied to "/" first (MS_SLAVE|MS_REC by default)
  *   rootfs [abs path]
  *   The rootfs steps below run in the order they come; dest is inside the rootfs:
- *   mount [source, dest, fstype, flags, data, bind(0|1), propagation flags, copyup(0|1)]
+ *   mount [source, dest, fstype, flags, data, bind(0|1), propagation flags, copyup(0|1)
+ *          (, recursive attr_set, attr_clr)]
+ *                                    the last two: MOUNT_ATTR_* for mount_setattr(AT_RECURSIVE) on
+ *                                    the new mount (rro, rnosuid, rnodev, rnoexec, atime, rnosymfollow)
  *                                    copyup 1 (the tmpcopyup option, tmpfs only): what the image had
  *                                    at dest (files, dirs, symlinks, nodes, with modes and owners) is
  *                                    copied into the new tmpfs, read through a descriptor of the
@@ -83,6 +86,10 @@
  *                                    argv is exactly the args (argc 0: the path alone), envp the env
  *   hookstate [phase, prefix, suffix] the state JSON the hooks of phase get on stdin: prefix, the
  *                                    init's pid in the host's pid namespace, suffix
+ *   timeoffsets [monotonic secs, nsecs, boottime secs, nsecs]
+ *                                    with CLONE_NEWTIME in clone: stage 0 unshares the time namespace
+ *                                    (clone cannot take the flag) and writes /proc/self/timens_offsets
+ *   joineduserns []                  a setns path is a user namespace: the init becomes its root
  *   end []
  *
  * Reports (capsa-init -> Java), one line each:
@@ -158,6 +165,7 @@ struct mount_step {
     char *source, *dest, *fstype, *data;
     unsigned long flags, propagation;
     int bind, copyup;
+    unsigned long long rec_set, rec_clr; /* mount_setattr(AT_RECURSIVE) attributes: rro, rnosuid, ... */
 };
 
 struct device_step {
@@ -247,6 +255,11 @@ struct plan {
     char *nspath[16];
     int nnspaths;
     char *joined_pidns; /* one of nspath, when it was a pid namespace */
+    int joined_userns;  /* a user namespace is among nspath: the init becomes its root */
+    /* CLONE_NEWTIME: stage 0 unshares it (clone cannot: 0x80 is in the exit signal's byte) and
+       writes these offsets before the init enters it */
+    int timeoffsets;
+    long long mono_secs, mono_nsecs, boot_secs, boot_nsecs;
     /* cgroup.procs files stage 0 joins before the clone, and leaves for after it */
     char *cgroup_join[32], *cgroup_leave[32];
     int ncgroup_join, ncgroup_leave;
@@ -536,7 +549,9 @@ static int read_plan(void) {
             NEED(1);
             plan.rootfs = f[0];
         } else if (!strcmp(tag, "mount")) {
-            NEED(8);
+            if (nf != 8 && nf != 10) {
+                return fail("plan", EINVAL, "record %s needs 8 or 10 fields", tag);
+            }
             ROOM(plan.nops);
             plan.ops[plan.nops].kind = OP_MOUNT;
             struct mount_step *m = &plan.ops[plan.nops++].mount;
@@ -548,6 +563,10 @@ static int read_plan(void) {
             NUM(5, m->bind);
             NUM(6, m->propagation);
             NUM(7, m->copyup);
+            if (nf == 10) {
+                NUM(8, m->rec_set);
+                NUM(9, m->rec_clr);
+            }
         } else if (!strcmp(tag, "device")) {
             NEED(6);
             ROOM(plan.nops);
@@ -688,6 +707,21 @@ static int read_plan(void) {
         } else if (!strcmp(tag, "gidmap")) {
             NEED(1);
             plan.gidmap = f[0];
+        } else if (!strcmp(tag, "timeoffsets")) {
+            NEED(4);
+            long v[4];
+            for (int i = 0; i < 4; i++) {
+                if (parse_signed(f[i], &v[i])) {
+                    return fail("plan", EINVAL, "record %s: bad number %s", tag, f[i]);
+                }
+            }
+            plan.timeoffsets = 1;
+            plan.mono_secs = v[0];
+            plan.mono_nsecs = v[1];
+            plan.boot_secs = v[2];
+            plan.boot_nsecs = v[3];
+        } else if (!strcmp(tag, "joineduserns")) {
+            plan.joined_userns = 1;
         } else if (!strcmp(tag, "setns")) {
             NEED(1);
             if (plan.nnspaths >= 16) {
@@ -1173,6 +1207,23 @@ static int step_mount(int root, struct mount_step *m) {
             }
         }
         close(target);
+    }
+    if (m->rec_set || m->rec_clr) {
+        /* the recursive options (rro, rnosuid, ...): mount_setattr on the whole tree, Linux 5.12 */
+        target = open_in_root(root, m->dest, MAKE_NONE);
+        if (target < 0) {
+            return fail("mount", errno, "destination %s after mounting", m->dest);
+        }
+        struct {
+            uint64_t attr_set, attr_clr, propagation, userns_fd;
+        } attr = {m->rec_set, m->rec_clr, 0, 0};
+        r = (int)syscall(SYS_mount_setattr, target, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr);
+        err = errno;
+        close(target);
+        if (r < 0) {
+            return fail("mount_setattr", err, "recursive options of %s%s", m->dest,
+                        err == ENOSYS ? " (they need Linux 5.12)" : "");
+        }
     }
     send_line("step mount %s", m->dest);
     return 0;
@@ -2019,7 +2070,7 @@ static int init_main(int syncfd) {
     }
     /* runc's nsexec: become the user namespace's root once stage 0 wrote the maps, so that what
        the init creates in the rootfs belongs to the container's root */
-    if ((plan.clone_flags & CLONE_NEWUSER)
+    if ((plan.clone_flags & CLONE_NEWUSER || plan.joined_userns)
         && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
         fail("setresuid", errno, "root of the user namespace (is 0 mapped?)");
         return 1;
@@ -2299,6 +2350,35 @@ static int monitor(pid_t init) {
 }
 
 /* Writes the uid_map or gid_map of the init: from outside, as the parent ns's root may (user_namespaces(7)). */
+/* A new time namespace for the init: unshare makes it for our children only, and its offsets can
+   be written until a process enters it (time_namespaces(7)). */
+static int unshare_time(void) {
+    if (!(plan.clone_flags & CLONE_NEWTIME)) {
+        return 0;
+    }
+    plan.clone_flags &= ~(unsigned long)CLONE_NEWTIME;
+    if (unshare(CLONE_NEWTIME) < 0) {
+        return fail("unshare", errno, "CLONE_NEWTIME%s", errno == EINVAL ? " (does the kernel have time namespaces?)" : "");
+    }
+    if (!plan.timeoffsets) {
+        return 0;
+    }
+    char text[160];
+    int n = snprintf(text, sizeof text, "monotonic %lld %lld\nboottime %lld %lld\n", plan.mono_secs, plan.mono_nsecs,
+                     plan.boot_secs, plan.boot_nsecs);
+    int fd = open("/proc/self/timens_offsets", O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || write(fd, text, (size_t)n) != n) {
+        int err = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        return fail("timens_offsets", err, "%s", text);
+    }
+    close(fd);
+    step_ok("timens");
+    return 0;
+}
+
 static int write_map(pid_t pid, const char *file, const char *map) {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
@@ -2453,6 +2533,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (join_cgroups() < 0 || join_paths() < 0) {
+        return 1;
+    }
+    if (unshare_time() < 0) {
         return 1;
     }
     int sync[2];

@@ -1,6 +1,7 @@
 package dev.capsa.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -434,6 +435,99 @@ class NamespaceBackendIT extends BusyboxBundle {
         String status = Files.readString(Path.of("/proc/" + init + "/status"));
         assertTrue(status.contains("\nUid:\t100000\t100000\t100000\t100000\n"), status);
         assertTrue(status.contains("\nGid:\t100000\t100000\t100000\t100000\n"), status);
+    }
+
+    @Test
+    void aUserNamespaceIsJoinedByPathAndItsRootRunsTheProcess() throws Exception {
+        Path rootfs = tmp.resolve("userns-rootfs");
+        Result cp = LauncherIT.exec(tmp, List.of("cp", "-a", bundle.resolve("rootfs").toString(), rootfs.toString()));
+        assertEquals(0, cp.code(), cp.err());
+        Result chown = LauncherIT.exec(tmp, List.of("chown", "-R", "200000:200000", rootfs.toString()));
+        assertEquals(0, chown.code(), chown.err());
+        Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+        config(json -> {
+            ((ObjectNode) json.get("root")).put("path", rootfs.toString());
+            if (!Files.exists(Path.of("/sys/fs/cgroup/cgroup.controllers"))) {
+                dropCgroupMount(json);
+            }
+            ObjectNode linux = (ObjectNode) json.get("linux");
+            ((ArrayNode) linux.get("namespaces")).addObject().put("type", "user");
+            linux.putArray("uidMappings").addObject().put("containerID", 0).put("hostID", 200000).put("size", 65536);
+            linux.putArray("gidMappings").addObject().put("containerID", 0).put("hostID", 200000).put("size", 65536);
+        });
+        long first = runDetached("usera", "sleep", "60");
+        String userns = Files.readSymbolicLink(Path.of("/proc/" + first + "/ns/user")).toString();
+        // the second container: the first one's user namespace by path, no mappings of its own
+        config(json -> {
+            ObjectNode linux = (ObjectNode) json.get("linux");
+            linux.remove("uidMappings");
+            linux.remove("gidMappings");
+            ArrayNode namespaces = (ArrayNode) linux.get("namespaces");
+            for (int i = 0; i < namespaces.size(); i++) {
+                if (namespaces.get(i).get("type").asText().equals("user")) {
+                    ((ObjectNode) namespaces.get(i)).put("path", "/proc/" + first + "/ns/user");
+                }
+            }
+        });
+        args("sh", "-c", "id -u; readlink /proc/self/ns/user; cat /proc/self/uid_map");
+        Result r = capsa("run", id("userb"));
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertEquals("0", lines.get(0), r.out());
+        assertEquals(userns, lines.get(1));
+        assertEquals(List.of("0", "200000", "65536"), List.of(lines.get(2).trim().split("\\s+")));
+    }
+
+    // ---- time namespaces, recursive mount options
+
+    @Test
+    void aTimeNamespaceShiftsTheContainersClocks() throws Exception {
+        assumeTrue(Files.exists(Path.of("/proc/self/ns/time")), "this kernel has no time namespaces");
+        config(json -> {
+            ObjectNode linux = (ObjectNode) json.get("linux");
+            ((ArrayNode) linux.get("namespaces")).addObject().put("type", "time");
+            ObjectNode offsets = linux.putObject("timeOffsets");
+            offsets.putObject("boottime").put("secs", 864000).put("nanosecs", 0);
+            offsets.putObject("monotonic").put("secs", -1).put("nanosecs", 500);
+        });
+        args("sh", "-c", "readlink /proc/self/ns/time; cat /proc/self/timens_offsets; cat /proc/uptime");
+        double hostUptime = Double.parseDouble(Files.readString(Path.of("/proc/uptime")).split(" ")[0]);
+        Result r = capsa("run", id("timens"));
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertNotEquals(Files.readSymbolicLink(Path.of("/proc/self/ns/time")).toString(), lines.get(0));
+        assertEquals(List.of("monotonic", "-1", "500"), List.of(lines.get(1).trim().split("\\s+")));
+        assertEquals(List.of("boottime", "864000", "0"), List.of(lines.get(2).trim().split("\\s+")));
+        double uptime = Double.parseDouble(lines.get(3).split(" ")[0]);
+        assertTrue(uptime >= hostUptime + 864000 && uptime < hostUptime + 864000 + 120,
+                "the container's uptime " + uptime + " is the host's " + hostUptime + " plus ten days");
+    }
+
+    @Test
+    void rroMakesABindMountAndItsSubmountsReadOnlyWhereRoDoesNot() throws Exception {
+        Path src = Files.createDirectories(tmp.resolve("rro-src/sub"));
+        Result mount = LauncherIT.exec(tmp, List.of("mount", "-t", "tmpfs", "capsa-it-rro", src.toString()));
+        assertEquals(0, mount.code(), mount.err());
+        try {
+            config(json -> {
+                ArrayNode mounts = (ArrayNode) json.get("mounts");
+                mounts.addObject().put("destination", "/rec").put("type", "bind")
+                        .put("source", src.getParent().toString()).putArray("options").add("rbind").add("rro");
+                mounts.addObject().put("destination", "/flat").put("type", "bind")
+                        .put("source", src.getParent().toString()).putArray("options").add("rbind").add("ro");
+            });
+            args("sh", "-c", "touch /rec/sub/x; echo rec=$?; touch /flat/sub/y; echo flat=$?; touch /flat/z;"
+                    + " echo top=$?");
+            Result r = capsa("run", id("rro"));
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.out().contains("rec=1\n"), "rro reaches the submount: " + r.out());
+            assertTrue(r.out().contains("flat=0\n"), "ro does not: " + r.out());
+            assertTrue(r.out().contains("top=1\n"), "ro makes the bind itself read-only: " + r.out());
+            assertTrue(Files.exists(src.resolve("y")) && !Files.exists(src.resolve("x")));
+        } finally {
+            Result umount = LauncherIT.exec(tmp, List.of("umount", src.toString()));
+            assertEquals(0, umount.code(), umount.err());
+        }
     }
 
     private static void dropCgroupMount(ObjectNode json) {

@@ -28,7 +28,7 @@ import java.util.Set;
  * format documented at the top of {@code src/main/c/capsa-init.c}.
  *
  * <p>What this slice of the ns backend does not do is refused here with the JSON pointer of the
- * field, never ignored: time namespaces, joining a mount or user namespace by path, seccomp
+ * field, never ignored: joining a mount namespace by path, seccomp
  * notify, netDevices, AppArmor/SELinux labels, Intel RDT, memory
  * policy, personality, scheduler, I/O priority, CPU affinity, idmapped mounts, shared rootfs
  * propagation, and process.terminal without
@@ -40,6 +40,8 @@ import java.util.Set;
 record LaunchPlan(
         long cloneFlags,
         List<String> namespacePaths,
+        boolean joinedUserns,
+        List<Long> timeOffsets,
         String uidMap,
         String gidMap,
         boolean foreground,
@@ -74,15 +76,16 @@ record LaunchPlan(
     /** The namespace types this backend creates, for features.md. */
     static final Map<String, Long> NAMESPACES = Map.of(
             "pid", CLONE_NEWPID, "mount", CLONE_NEWNS, "uts", CLONE_NEWUTS, "ipc", CLONE_NEWIPC,
-            "network", CLONE_NEWNET, "cgroup", CLONE_NEWCGROUP, "user", CLONE_NEWUSER);
+            "network", CLONE_NEWNET, "cgroup", CLONE_NEWCGROUP, "user", CLONE_NEWUSER, "time", CLONE_NEWTIME);
 
     /**
      * The types a container may join by path: capsa-init's stage 0 joins them before the clone. A
      * joined pid namespace (podman --pid container:X) makes the init a child there, not its pid 1;
-     * kill --all, ps and delete go by the container's cgroup, never by the pid namespace. Not mount
-     * (stage 0 keeps working with host paths) or user (not done yet).
+     * kill --all, ps and delete go by the container's cgroup, never by the pid namespace. A joined
+     * user namespace comes first (it gives the rights for the rest) and the init becomes its root.
+     * Not mount: stage 0 keeps working with host paths (the rootfs, the fifo, the cgroup files).
      */
-    static final Set<String> JOINABLE = Set.of("network", "ipc", "uts", "cgroup", "pid");
+    static final Set<String> JOINABLE = Set.of("network", "ipc", "uts", "cgroup", "pid", "user", "time");
 
     private static final String NOT_YET = "not supported by the ns backend yet";
 
@@ -92,10 +95,15 @@ record LaunchPlan(
 
     /** One mount(2); {@code copyUp}: a tmpfs that gets a copy of what the image has at its destination. */
     record PlanMount(String source, String destination, String type, long flags, String data, boolean bind,
-                     long propagation, boolean copyUp) implements RootfsStep {
+                     long propagation, boolean copyUp, long recSet, long recClr) implements RootfsStep {
         PlanMount(String source, String destination, String type, long flags, String data, boolean bind,
                   long propagation) {
             this(source, destination, type, flags, data, bind, propagation, false);
+        }
+
+        PlanMount(String source, String destination, String type, long flags, String data, boolean bind,
+                  long propagation, boolean copyUp) {
+            this(source, destination, type, flags, data, bind, propagation, copyUp, 0, 0);
         }
     }
 
@@ -140,9 +148,18 @@ record LaunchPlan(
      * (or hybrid) host, {@code cgroupV1} lists the hierarchies under /sys/fs/cgroup and
      * {@code cgroupLinks} its symlinks ("cpu" -> "cpu,cpuacct").
      */
-    record Host(boolean unifiedCgroup, int lastCap, List<CgroupHierarchy> cgroupV1, Map<String, String> cgroupLinks) {
+    record Host(boolean unifiedCgroup, int lastCap, List<CgroupHierarchy> cgroupV1, Map<String, String> cgroupLinks,
+                boolean timeNamespaces) {
         Host(boolean unifiedCgroup, int lastCap) {
-            this(unifiedCgroup, lastCap, List.of(), Map.of());
+            this(unifiedCgroup, lastCap, List.of(), Map.of(), true);
+        }
+
+        Host(boolean unifiedCgroup, int lastCap, List<CgroupHierarchy> cgroupV1, Map<String, String> cgroupLinks) {
+            this(unifiedCgroup, lastCap, cgroupV1, cgroupLinks, true);
+        }
+
+        Host withTimeNamespaces(boolean supported) {
+            return new Host(unifiedCgroup, lastCap, cgroupV1, cgroupLinks, supported);
         }
     }
 
@@ -294,10 +311,14 @@ record LaunchPlan(
         checkLinux(linux);
         List<String> namespacePaths = new ArrayList<>();
         Set<String> types = new java.util.HashSet<>();
-        long cloneFlags = cloneFlags(linux, namespacePaths, types);
-        boolean userns = (cloneFlags & CLONE_NEWUSER) != 0;
-        String uidMap = idMap(linux.uidMappings(), "/linux/uidMappings", userns);
-        String gidMap = idMap(linux.gidMappings(), "/linux/gidMappings", userns);
+        long cloneFlags = cloneFlags(linux, namespacePaths, types, host.timeNamespaces());
+        boolean newUserns = (cloneFlags & CLONE_NEWUSER) != 0;
+        boolean joinedUserns = types.contains("user") && !newUserns;
+        // in a user namespace, new or joined: no mknod, no cgroup v1 mount
+        boolean userns = newUserns || joinedUserns;
+        String uidMap = idMap(linux.uidMappings(), "/linux/uidMappings", newUserns);
+        String gidMap = idMap(linux.gidMappings(), "/linux/gidMappings", newUserns);
+        List<Long> timeOffsets = timeOffsets(linux.timeOffsets(), (cloneFlags & CLONE_NEWTIME) != 0);
         boolean uts = types.contains("uts");
         if (spec.hostname() != null && !uts) {
             throw new InvalidSpecException("/hostname", "needs a new uts namespace in /linux/namespaces");
@@ -357,7 +378,7 @@ record LaunchPlan(
                 devIsBind = true;
             }
             steps.add(new PlanMount(source, destination, type, o.flags(), o.data(), o.bind(), o.propagation(),
-                    o.copyUp()));
+                    o.copyUp(), o.recSet(), o.recClr()));
         }
 
         if (steps.stream().noneMatch(s -> s instanceof PlanMount m && m.destination().equals("/proc")
@@ -394,6 +415,8 @@ record LaunchPlan(
         return new LaunchPlan(
                 cloneFlags,
                 List.copyOf(namespacePaths),
+                joinedUserns,
+                timeOffsets,
                 uidMap,
                 gidMap,
                 options.foreground(),
@@ -419,7 +442,7 @@ record LaunchPlan(
 
     /** This plan with the container's cgroup to join (and, for a monitor, capsa's own to go back to). */
     LaunchPlan withCgroup(PlanCgroup c) {
-        return new LaunchPlan(cloneFlags, namespacePaths, uidMap, gidMap, foreground, exitFile, hostname, domainname,
+        return new LaunchPlan(cloneFlags, namespacePaths, joinedUserns, timeOffsets, uidMap, gidMap, foreground, exitFile, hostname, domainname,
                 loopback, propagation, rootPropagation, rootfs, rootfsSteps, fifo, pivot, sysctls, maskedPaths,
                 readonlyPaths, rootReadonly, process, hooks, c, warnings);
     }
@@ -587,13 +610,44 @@ record LaunchPlan(
         refuse(linux.intelRdt(), "/linux/intelRdt");
         refuse(linux.memoryPolicy(), "/linux/memoryPolicy");
         refuse(linux.personality(), "/linux/personality");
-        if (!map(linux.timeOffsets()).isEmpty()) {
-            throw new InvalidSpecException("/linux/timeOffsets", NOT_YET);
-        }
     }
 
-    /** The clone flags of the new namespaces; {@code paths} gets those to join, {@code types} every type. */
-    private static long cloneFlags(Linux linux, List<String> paths, Set<String> types) {
+    /**
+     * config-linux.md timeOffsets as the four numbers of capsa-init's timeoffsets record (monotonic
+     * secs and nanosecs, boottime secs and nanosecs), empty without offsets. They need a new time
+     * namespace: a joined one is already in use, and its offsets can no longer change.
+     */
+    static List<Long> timeOffsets(Map<String, Linux.TimeOffset> offsets, boolean newTimeNamespace) {
+        if (map(offsets).isEmpty()) {
+            return List.of();
+        }
+        if (!newTimeNamespace) {
+            throw new InvalidSpecException("/linux/timeOffsets", "needs a new time namespace in /linux/namespaces");
+        }
+        long[] numbers = new long[4];
+        for (Map.Entry<String, Linux.TimeOffset> e : offsets.entrySet()) {
+            String at = "/linux/timeOffsets/" + e.getKey();
+            int base = switch (e.getKey()) {
+                case "monotonic" -> 0;
+                case "boottime" -> 2;
+                default -> throw new InvalidSpecException(at, "unknown clock (monotonic or boottime)");
+            };
+            Linux.TimeOffset o = e.getValue();
+            long nanos = o == null || o.nanosecs() == null ? 0 : o.nanosecs();
+            if (nanos < 0 || nanos >= 1_000_000_000L) {
+                throw new InvalidSpecException(at + "/nanosecs", "must be 0 to 999999999");
+            }
+            numbers[base] = o == null || o.secs() == null ? 0 : o.secs();
+            numbers[base + 1] = nanos;
+        }
+        return List.of(numbers[0], numbers[1], numbers[2], numbers[3]);
+    }
+
+    /**
+     * The clone flags of the new namespaces; {@code paths} gets those to join (a user namespace
+     * first), {@code types} every type.
+     */
+    private static long cloneFlags(Linux linux, List<String> paths, Set<String> types, boolean timeNamespaces) {
         long flags = 0;
         for (int i = 0; i < list(linux.namespaces()).size(); i++) {
             Linux.Namespace ns = linux.namespaces().get(i);
@@ -605,6 +659,10 @@ record LaunchPlan(
             if (!types.add(ns.type())) {
                 throw new InvalidSpecException(at + "/type", "\"" + ns.type() + "\" is listed twice");
             }
+            if (ns.type().equals("time") && !timeNamespaces) {
+                throw new InvalidSpecException(at + "/type", "this kernel has no time namespaces (Linux 5.6 or newer"
+                        + " with CONFIG_TIME_NS)");
+            }
             if (ns.path() != null && !ns.path().isEmpty()) {
                 if (!JOINABLE.contains(ns.type())) {
                     throw new InvalidSpecException(at + "/path", "joining an existing " + ns.type()
@@ -613,7 +671,11 @@ record LaunchPlan(
                 if (!ns.path().startsWith("/")) {
                     throw new InvalidSpecException(at + "/path", "must be an absolute path");
                 }
-                paths.add(ns.path());
+                if (ns.type().equals("user")) {
+                    paths.add(0, ns.path());
+                } else {
+                    paths.add(ns.path());
+                }
                 continue;
             }
             flags |= flag;
@@ -777,6 +839,12 @@ record LaunchPlan(
         for (String path : namespacePaths) {
             w.record("setns", path);
         }
+        if (joinedUserns) {
+            w.record("joineduserns");
+        }
+        if (!timeOffsets.isEmpty()) {
+            w.record("timeoffsets", timeOffsets.stream().map(String::valueOf).toArray(String[]::new));
+        }
         if (uidMap != null) {
             w.record("uidmap", uidMap);
         }
@@ -800,6 +868,10 @@ record LaunchPlan(
         w.record("rootfs", rootfs.toString());
         for (RootfsStep step : rootfsSteps) {
             switch (step) {
+                case PlanMount m when m.recSet() != 0 || m.recClr() != 0 -> w.record("mount", m.source(),
+                        m.destination(), m.type(), Long.toString(m.flags()), m.data(), m.bind() ? "1" : "0",
+                        Long.toString(m.propagation()), m.copyUp() ? "1" : "0", Long.toString(m.recSet()),
+                        Long.toString(m.recClr()));
                 case PlanMount m -> w.record("mount", m.source(), m.destination(), m.type(), Long.toString(m.flags()),
                         m.data(), m.bind() ? "1" : "0", Long.toString(m.propagation()), m.copyUp() ? "1" : "0");
                 case PlanRemount r -> w.record("remount", r.destination(), Long.toString(r.flags()));

@@ -11,7 +11,12 @@ import java.util.Map;
  * left goes to the filesystem as its data string. {@code copyUp} is runc's {@code tmpcopyup}
  * extension: a tmpfs gets a copy of what the image has at its destination.
  */
-record MountOptions(long flags, long propagation, boolean bind, String data, boolean copyUp) {
+record MountOptions(long flags, long propagation, boolean bind, String data, boolean copyUp, long recSet,
+                    long recClr) {
+    MountOptions(long flags, long propagation, boolean bind, String data, boolean copyUp) {
+        this(flags, propagation, bind, data, copyUp, 0, 0);
+    }
+
     static final long MS_RDONLY = 1;
     static final long MS_NOSUID = 2;
     static final long MS_NODEV = 4;
@@ -72,16 +77,51 @@ record MountOptions(long flags, long propagation, boolean bind, String data, boo
             "slave", MS_SLAVE, "rslave", MS_SLAVE | MS_REC,
             "unbindable", MS_UNBINDABLE, "runbindable", MS_UNBINDABLE | MS_REC);
 
-    /** Options that need mount_setattr or idmapped mounts: refused, not ignored. */
-    private static final List<String> NOT_YET = List.of(
-            "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime", "rdiratime",
-            "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime", "rnostrictatime", "rnosymfollow",
-            "rsymfollow", "idmap", "ridmap", "remount", "bind-nofollow");
+    static final long MOUNT_ATTR_RDONLY = 0x1;
+    static final long MOUNT_ATTR_NOSUID = 0x2;
+    static final long MOUNT_ATTR_NODEV = 0x4;
+    static final long MOUNT_ATTR_NOEXEC = 0x8;
+    static final long MOUNT_ATTR__ATIME = 0x70;
+    static final long MOUNT_ATTR_RELATIME = 0;
+    static final long MOUNT_ATTR_NOATIME = 0x10;
+    static final long MOUNT_ATTR_STRICTATIME = 0x20;
+    static final long MOUNT_ATTR_NODIRATIME = 0x80;
+    static final long MOUNT_ATTR_NOSYMFOLLOW = 0x200000;
+
+    /**
+     * The recursive options (runc's, mount_setattr with AT_RECURSIVE after the mount): option ->
+     * {attributes to set, attributes to clear}. The atime ones clear the whole atime field and set
+     * one mode, as the kernel requires; "ratime", "rnorelatime" and "rnostrictatime" go back to
+     * relatime, the kernel's default.
+     */
+    private static final Map<String, long[]> RECURSIVE = Map.ofEntries(
+            Map.entry("rro", new long[] {MOUNT_ATTR_RDONLY, 0}),
+            Map.entry("rrw", new long[] {0, MOUNT_ATTR_RDONLY}),
+            Map.entry("rnosuid", new long[] {MOUNT_ATTR_NOSUID, 0}),
+            Map.entry("rsuid", new long[] {0, MOUNT_ATTR_NOSUID}),
+            Map.entry("rnodev", new long[] {MOUNT_ATTR_NODEV, 0}),
+            Map.entry("rdev", new long[] {0, MOUNT_ATTR_NODEV}),
+            Map.entry("rnoexec", new long[] {MOUNT_ATTR_NOEXEC, 0}),
+            Map.entry("rexec", new long[] {0, MOUNT_ATTR_NOEXEC}),
+            Map.entry("rnodiratime", new long[] {MOUNT_ATTR_NODIRATIME, 0}),
+            Map.entry("rdiratime", new long[] {0, MOUNT_ATTR_NODIRATIME}),
+            Map.entry("rrelatime", new long[] {MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME}),
+            Map.entry("rnorelatime", new long[] {MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME}),
+            Map.entry("rnoatime", new long[] {MOUNT_ATTR_NOATIME, MOUNT_ATTR__ATIME}),
+            Map.entry("ratime", new long[] {MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME}),
+            Map.entry("rstrictatime", new long[] {MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME}),
+            Map.entry("rnostrictatime", new long[] {MOUNT_ATTR_RELATIME, MOUNT_ATTR__ATIME}),
+            Map.entry("rnosymfollow", new long[] {MOUNT_ATTR_NOSYMFOLLOW, 0}),
+            Map.entry("rsymfollow", new long[] {0, MOUNT_ATTR_NOSYMFOLLOW}));
+
+    /** Options that need idmapped mounts or are not done: refused, not ignored. */
+    private static final List<String> NOT_YET = List.of("idmap", "ridmap", "remount", "bind-nofollow");
 
     /** Every option name the ns backend acts on, for features.md. */
     static List<String> supported() {
         List<String> all = new ArrayList<>(FLAGS.keySet());
         all.addAll(PROPAGATION.keySet());
+        all.addAll(RECURSIVE.keySet());
         all.add("bind");
         all.add("rbind");
         all.add("tmpcopyup");
@@ -98,10 +138,17 @@ record MountOptions(long flags, long propagation, boolean bind, String data, boo
         }
         List<String> data = new ArrayList<>();
         boolean copyUp = false;
+        long recSet = 0;
+        long recClr = 0;
         for (int i = 0; options != null && i < options.size(); i++) {
             String option = options.get(i);
             long[] flag = FLAGS.get(option);
-            if (flag != null) {
+            long[] recursive = RECURSIVE.get(option);
+            if (recursive != null) {
+                // a later option wins over an earlier one, as with the plain flags
+                recSet = (recSet & ~recursive[1] & ~recursive[0]) | recursive[0];
+                recClr = (recClr & ~recursive[0] & ~recursive[1]) | recursive[1];
+            } else if (flag != null) {
                 flags = flag[1] == 1 ? flags | flag[0] : flags & ~flag[0];
             } else if (PROPAGATION.containsKey(option)) {
                 propagation |= PROPAGATION.get(option);
@@ -125,6 +172,6 @@ record MountOptions(long flags, long propagation, boolean bind, String data, boo
                 data.add(option);
             }
         }
-        return new MountOptions(flags, propagation, bind, String.join(",", data), copyUp);
+        return new MountOptions(flags, propagation, bind, String.join(",", data), copyUp, recSet, recClr);
     }
 }

@@ -112,7 +112,8 @@ public final class NamespaceBackend implements RuntimeBackend {
     @Override
     public Features features() {
         Features.Linux linux = new Features.Linux(
-                List.of("cgroup", "ipc", "mount", "network", "pid", "user", "uts"),
+                timeNamespaces() ? List.of("cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts")
+                        : List.of("cgroup", "ipc", "mount", "network", "pid", "user", "uts"),
                 Capabilities.known(lastCap()),
                 // v2 is proven on fixtures only; its device rules need an eBPF program, not built (docs/cgroups.md)
                 new Features.Cgroup(true, true, false, false, true),
@@ -494,6 +495,15 @@ public final class NamespaceBackend implements RuntimeBackend {
 
     /** The host facts the plan needs; cgroup v1 hierarchies only on a host without a unified cgroup root. */
     private static LaunchPlan.Host host() {
+        return cgroupHost().withTimeNamespaces(timeNamespaces());
+    }
+
+    /** Whether the kernel has time namespaces (Linux 5.6, CONFIG_TIME_NS): the link exists then. */
+    private static boolean timeNamespaces() {
+        return Files.exists(PROC.resolve("self/ns/time"), java.nio.file.LinkOption.NOFOLLOW_LINKS);
+    }
+
+    private static LaunchPlan.Host cgroupHost() {
         Path cgroupRoot = Path.of("/sys/fs/cgroup");
         if (Files.exists(cgroupRoot.resolve("cgroup.controllers"))) {
             return new LaunchPlan.Host(true, lastCap());

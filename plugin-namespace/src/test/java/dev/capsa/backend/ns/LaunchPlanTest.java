@@ -194,7 +194,90 @@ class LaunchPlanTest {
         assertEquals(MountOptions.MS_PRIVATE | MountOptions.MS_REC, o.propagation());
         assertEquals("mode=755", o.data());
         assertEquals("/mounts/0/options/1", assertThrows(InvalidSpecException.class,
-                () -> MountOptions.parse(List.of("nosuid", "rro"), "bind", "/mounts/0")).pointer());
+                () -> MountOptions.parse(List.of("nosuid", "idmap"), "bind", "/mounts/0")).pointer());
+    }
+
+    @Test
+    void recursiveOptionsBecomeMountSetattrAttributesAndTheLastOneWins() {
+        MountOptions o = MountOptions.parse(List.of("rbind", "rro", "rnosuid", "rnoatime", "rnodev", "rdev"), null,
+                "/mounts/0");
+        assertEquals(MountOptions.MOUNT_ATTR_RDONLY | MountOptions.MOUNT_ATTR_NOSUID | MountOptions.MOUNT_ATTR_NOATIME,
+                o.recSet());
+        assertEquals(MountOptions.MOUNT_ATTR__ATIME | MountOptions.MOUNT_ATTR_NODEV, o.recClr());
+        MountOptions back = MountOptions.parse(List.of("rro", "rrw"), "bind", "/mounts/0");
+        assertEquals(0, back.recSet());
+        assertEquals(MountOptions.MOUNT_ATTR_RDONLY, back.recClr());
+        assertEquals(0, MountOptions.parse(List.of("ro"), "bind", "/mounts/0").recSet());
+
+        LaunchPlan plan = plan(spec(j -> ((ArrayNode) j.get("mounts")).addObject().put("destination", "/data")
+                .put("source", "/srv").put("type", "bind").putArray("options").add("rbind").add("rro")));
+        String text = new String(plan.encode(), StandardCharsets.UTF_8);
+        assertTrue(text.contains("mount 10\n4:/srv\n5:/data\n"), text);
+        assertTrue(text.contains("1:0\n1:1\n1:0\n"), "copyup 0, recursive set 1 (rdonly), clear 0: " + text);
+    }
+
+    @Test
+    void aTimeNamespaceGetsItsOffsetsFromStageZero() {
+        LaunchPlan plan = plan(spec(j -> {
+            ((ArrayNode) linux(j).get("namespaces")).addObject().put("type", "time");
+            ObjectNode offsets = linux(j).putObject("timeOffsets");
+            offsets.putObject("monotonic").put("secs", -3600).put("nanosecs", 5);
+            offsets.putObject("boottime").put("secs", 86400);
+        }));
+        assertEquals(LaunchPlan.CLONE_NEWTIME, plan.cloneFlags() & LaunchPlan.CLONE_NEWTIME);
+        assertEquals(List.of(-3600L, 5L, 86400L, 0L), plan.timeOffsets());
+        String text = new String(plan.encode(), StandardCharsets.UTF_8);
+        assertTrue(text.contains("timeoffsets 4\n5:-3600\n1:5\n5:86400\n1:0\n"), text);
+
+        assertEquals("/linux/timeOffsets", refused(j -> linux(j).putObject("timeOffsets").putObject("monotonic")
+                .put("secs", 1)).pointer(), "offsets without a time namespace");
+        assertEquals("/linux/timeOffsets", refused(j -> {
+            ((ArrayNode) linux(j).get("namespaces")).addObject().put("type", "time").put("path", "/proc/1/ns/time");
+            linux(j).putObject("timeOffsets").putObject("monotonic").put("secs", 1);
+        }).pointer(), "a joined time namespace cannot get offsets");
+        assertEquals("/linux/timeOffsets/realtime", refused(j -> {
+            ((ArrayNode) linux(j).get("namespaces")).addObject().put("type", "time");
+            linux(j).putObject("timeOffsets").putObject("realtime").put("secs", 1);
+        }).pointer());
+        assertEquals("/linux/timeOffsets/boottime/nanosecs", refused(j -> {
+            ((ArrayNode) linux(j).get("namespaces")).addObject().put("type", "time");
+            linux(j).putObject("timeOffsets").putObject("boottime").put("nanosecs", 1_000_000_000L);
+        }).pointer());
+        InvalidSpecException old = assertThrows(InvalidSpecException.class, () -> LaunchPlan.from("c1",
+                spec(j -> ((ArrayNode) linux(j).get("namespaces")).addObject().put("type", "time")), BUNDLE,
+                CreateOptions.defaults(), FILES, V2.withTimeNamespaces(false)));
+        assertEquals("/linux/namespaces/5/type", old.pointer());
+    }
+
+    @Test
+    void aJoinedUserNamespaceComesFirstAndTheInitBecomesItsRoot() {
+        LaunchPlan plan = plan(spec(j -> {
+            ArrayNode ns = (ArrayNode) linux(j).get("namespaces");
+            ns.addObject().put("type", "time").put("path", "/proc/42/ns/time");
+            ns.addObject().put("type", "user").put("path", "/proc/42/ns/user");
+        }));
+        assertEquals(List.of("/proc/42/ns/user", "/proc/42/ns/time"), plan.namespacePaths());
+        assertTrue(plan.joinedUserns());
+        assertEquals(0, plan.cloneFlags() & LaunchPlan.CLONE_NEWUSER);
+        String text = new String(plan.encode(), StandardCharsets.UTF_8);
+        assertTrue(text.contains("joineduserns 0\n"), text);
+        // in a user namespace devices are bind mounts of the host's nodes, not mknod
+        assertTrue(plan.rootfsSteps().stream().noneMatch(s -> s instanceof PlanDevice));
+        assertEquals("/linux/uidMappings", refused(j -> {
+            ((ArrayNode) linux(j).get("namespaces")).addObject().put("type", "user").put("path", "/proc/42/ns/user");
+            linux(j).putArray("uidMappings").addObject().put("containerID", 0).put("hostID", 1000).put("size", 1);
+        }).pointer(), "mappings belong to a new user namespace");
+        java.util.concurrent.atomic.AtomicInteger mount = new java.util.concurrent.atomic.AtomicInteger(-1);
+        InvalidSpecException joinMount = refused(j -> {
+            ArrayNode ns = (ArrayNode) linux(j).get("namespaces");
+            for (int i = 0; i < ns.size(); i++) {
+                if (ns.get(i).get("type").asText().equals("mount")) {
+                    ((ObjectNode) ns.get(i)).put("path", "/proc/42/ns/mnt");
+                    mount.set(i);
+                }
+            }
+        });
+        assertEquals("/linux/namespaces/" + mount.get() + "/path", joinMount.pointer(), "joining a mount namespace");
     }
 
     @Test
@@ -291,7 +374,7 @@ class LaunchPlanTest {
         assertEquals("/linux/seccomp/listenerPath", refused(j -> linux(j).putObject("seccomp")
                 .put("defaultAction", "SCMP_ACT_ALLOW").put("listenerPath", "/run/agent.sock")).pointer());
         assertEquals("/linux/namespaces/5/type", refused(j -> ((ArrayNode) linux(j).get("namespaces"))
-                .addObject().put("type", "time")).pointer());
+                .addObject().put("type", "bogus")).pointer());
         assertEquals("/linux/rootfsPropagation", refused(j -> linux(j).put("rootfsPropagation", "rshared"))
                 .pointer());
         assertEquals("/process/apparmorProfile", refused(j -> ((ObjectNode) j.get("process"))
