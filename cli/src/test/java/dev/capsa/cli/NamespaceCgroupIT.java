@@ -269,5 +269,7 @@ class NamespaceCgroupIT extends BusyboxBundle {
         JsonNode cgroup = Json.mapper().readTree(r.out()).at("/linux/cgroup");
         assertEquals(Json.mapper().readTree("{\"v1\":true,\"v2\":true,\"systemd\":false,\"systemdUser\":false,"
                 + "\"rdma\":true}"), cgroup);
+        assertEquals("devices.allow/deny on v1, eBPF BPF_CGROUP_DEVICE program on v2",
+                Json.mapper().readTree(r.out()).at("/annotations/dev.capsa.ns.cgroup.devices").asText());
     }
 }

@@ -30,8 +30,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A container's cgroup as the ns backend uses it: made and written at create, before capsa-init
@@ -43,8 +41,6 @@ import org.slf4j.LoggerFactory;
  * merges into them, as runc merges an update into the container's config.
  */
 final class ContainerCgroup {
-    private static final Logger LOG = LoggerFactory.getLogger(ContainerCgroup.class);
-
     /** The container-data key: {"mode":"V1","paths":{"memory":"/sys/fs/cgroup/memory/x",...}}. */
     static final String DATA_KEY = "cgroup";
     static final String RESOURCES_FILE = "resources.json";
@@ -73,8 +69,7 @@ final class ContainerCgroup {
         CgroupHost host = CgroupHost.detect();
         CgroupManager m = host.manager(CgroupPath.of(linux == null ? null : linux.cgroupsPath(), ctx.id(),
                 systemdCgroup));
-        Resources forHost = forHost(resources, m.mode());
-        m.check(forHost);
+        m.check(resources);
         if (m.exists()) {
             // runc 1.2 refuses too: delete kills every process in the container's cgroup
             List<Long> pids = m.pids();
@@ -89,7 +84,7 @@ final class ContainerCgroup {
         }
         m.create();
         ctx.putData(DATA_KEY, encode(m));
-        m.set(forHost);
+        m.set(resources);
         saveResources(ctx, resources == null ? Json.mapper().createObjectNode() : Json.mapper().valueToTree(resources));
         return new ContainerCgroup(m);
     }
@@ -181,8 +176,8 @@ final class ContainerCgroup {
                 touched.set(name, merged.get(name));
             }
         });
-        manager.check(forHost(toResources(merged), manager.mode()));
-        manager.update(forHost(toResources(touched), manager.mode()));
+        manager.check(toResources(merged));
+        manager.update(toResources(touched));
         saveResources(ctx, merged);
     }
 
@@ -191,28 +186,6 @@ final class ContainerCgroup {
     }
 
     // ---- internals
-
-    /**
-     * On cgroup v2 device rules need an eBPF program, which is not built: runc's default rule set
-     * (deny everything, what {@code runc spec} writes) is accepted, as the container only has the
-     * device nodes the plan makes; any other rule is left for the manager to refuse.
-     */
-    static Resources forHost(Resources r, CgroupMode mode) {
-        if (r == null || mode != CgroupMode.V2 || r.devices() == null || !r.devices().stream().allMatch(
-                ContainerCgroup::denyAll)) {
-            return r;
-        }
-        // not silent: the user must know that the device rules are not enforced here
-        LOG.warn("cgroup v2: runc's deny-all device rule is not enforced (the eBPF device program is not built "
-                + "yet); the container has only the device nodes capsa makes in its /dev");
-        return new Resources(null, r.memory(), r.cpu(), r.pids(), r.blockIO(), r.hugepageLimits(), r.network(),
-                r.rdma(), r.unified(), r.extra());
-    }
-
-    private static boolean denyAll(Resources.DeviceRule rule) {
-        return rule != null && Boolean.FALSE.equals(rule.allow()) && (rule.type() == null || "a".equals(rule.type()))
-                && rule.major() == null && rule.minor() == null && "rwm".equals(rule.access());
-    }
 
     /** Objects merge key by key, at every level; arrays and values replace; a null in the update changes nothing. */
     static void merge(ObjectNode into, ObjectNode update) {

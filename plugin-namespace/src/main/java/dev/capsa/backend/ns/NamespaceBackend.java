@@ -72,6 +72,8 @@ import org.slf4j.LoggerFactory;
 @Extension
 public final class NamespaceBackend implements RuntimeBackend {
     static final String NAME = "ns";
+    /** features.md annotation: how the cgroup device rules are enforced on each cgroup version. */
+    static final String DEVICES_ANNOTATION = "dev.capsa.ns.cgroup.devices";
     private static final Logger LOG = LoggerFactory.getLogger(NamespaceBackend.class);
     private static final String EXIT_FILE = "exit";
     /** Stored at create: exec joins the container's session keyring unless create had --no-new-keyring. */
@@ -115,14 +117,15 @@ public final class NamespaceBackend implements RuntimeBackend {
                 timeNamespaces() ? List.of("cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts")
                         : List.of("cgroup", "ipc", "mount", "network", "pid", "user", "uts"),
                 Capabilities.known(lastCap()),
-                // v2 is proven on fixtures only; its device rules need an eBPF program, not built (docs/cgroups.md)
+                // v2 device rules are an eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE), see docs/cgroups.md
                 new Features.Cgroup(true, true, false, false, true),
                 SeccompCompiler.features(),
                 Features.Enabled.NO, Features.Enabled.NO, Features.Enabled.NO,
                 new Features.MountExtensions(Features.Enabled.NO), Features.Enabled.NO);
         return new Features(DefaultSpec.OCI_VERSION_MIN, DefaultSpec.OCI_VERSION,
-                List.of("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"), MountOptions.supported(), linux, null,
-                null);
+                List.of("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"),
+                MountOptions.supported(), linux,
+                Map.of(DEVICES_ANNOTATION, "devices.allow/deny on v1, eBPF BPF_CGROUP_DEVICE program on v2"), null);
     }
 
     @Override

@@ -1,8 +1,6 @@
 package dev.capsa.backend.ns;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNull;
-import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -12,7 +10,6 @@ import dev.capsa.backend.ns.cgroup.CgroupManager;
 import dev.capsa.backend.ns.cgroup.CgroupMode;
 import dev.capsa.error.InvalidSpecException;
 import dev.capsa.spec.Json;
-import dev.capsa.spec.Resources;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -38,18 +35,6 @@ class ContainerCgroupTest {
         InvalidSpecException e = assertThrows(InvalidSpecException.class,
                 () -> ContainerCgroup.toResources(json("{'memory':{'limit':'lots'}}")));
         assertEquals("/linux/resources/memory/limit", e.pointer());
-    }
-
-    @Test
-    void onV2OnlyRuncsDefaultDenyAllRuleIsDropped() throws Exception {
-        Resources deny = ContainerCgroup.toResources(json("{'devices':[{'allow':false,'access':'rwm'}],"
-                + "'pids':{'limit':5}}"));
-        assertNull(ContainerCgroup.forHost(deny, CgroupMode.V2).devices());
-        assertEquals(5L, ContainerCgroup.forHost(deny, CgroupMode.V2).pids().limit());
-        assertSame(deny, ContainerCgroup.forHost(deny, CgroupMode.V1));
-        Resources allow = ContainerCgroup.toResources(json("{'devices':[{'allow':true,'type':'c','major':1,"
-                + "'minor':3,'access':'rw'}]}"));
-        assertSame(allow, ContainerCgroup.forHost(allow, CgroupMode.V2), "left for the v2 manager to refuse");
     }
 
     @Test

@@ -27,13 +27,20 @@ import java.util.function.BiConsumer;
 final class CgroupFiles {
     /** Writes go nowhere else; tests pass a journal to see every write, also to files a later write overwrote. */
     private final BiConsumer<Path, String> journal;
+    private final CgroupBpf bpf;
 
     CgroupFiles() {
-        this((file, value) -> { });
+        this((file, value) -> { }, new LinuxCgroupBpf());
     }
 
-    CgroupFiles(BiConsumer<Path, String> journal) {
+    CgroupFiles(BiConsumer<Path, String> journal, CgroupBpf bpf) {
         this.journal = journal;
+        this.bpf = bpf;
+    }
+
+    /** The eBPF calls on a cgroup v2 directory (the device program). */
+    CgroupBpf bpf() {
+        return bpf;
     }
 
     /** Writes {@code value} to {@code file}; {@code pointer} is the spec field it comes from. */

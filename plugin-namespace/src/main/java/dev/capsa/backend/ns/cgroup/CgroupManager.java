@@ -42,9 +42,9 @@ public interface CgroupManager {
 
     /**
      * {@link #set} for a running container ({@code runc update}): the same writes, except that the
-     * v1 device rules are rewritten only when {@code resources.devices()} is not null. Rewriting
-     * them starts with {@code a *:* rwm} in devices.deny, which would deny every device to the
-     * running processes for a moment.
+     * device rules (v1: devices.allow/deny; v2: the eBPF program) are replaced only when
+     * {@code resources.devices()} is not null. Rewriting the v1 rules starts with {@code a *:* rwm}
+     * in devices.deny, which would deny every device to the running processes for a moment.
      */
     void update(Resources resources);
 

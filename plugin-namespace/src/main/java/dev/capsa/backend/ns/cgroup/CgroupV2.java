@@ -95,10 +95,8 @@ final class CgroupV2 implements CgroupManager {
             throw new InvalidSpecException(NETWORK, "net_cls and net_prio do not exist on cgroup v2 "
                     + "(tag traffic with an eBPF program or nftables' socket cgroupv2 match instead)");
         }
-        if (!CgroupResources.list(r.devices()).isEmpty()) {
-            throw new InvalidSpecException(CgroupResources.DEVICES, "device rules on cgroup v2 need the eBPF device "
-                    + "program, not built yet");
-        }
+        // compiled here, without loading it, so a rule runc refuses is refused before anything is written
+        DeviceFilter.forContainer(CgroupResources.list(r.devices()));
     }
 
     /**
@@ -145,10 +143,10 @@ final class CgroupV2 implements CgroupManager {
         }
     }
 
-    /** No device rules are written on v2 (the eBPF program is not built), so update is set. */
+    /** {@link #set}, except that the device program is replaced only when the update names devices. */
     @Override
     public void update(Resources r) {
-        set(r);
+        set(r, r != null && r.devices() != null);
     }
 
     @Override
@@ -158,6 +156,10 @@ final class CgroupV2 implements CgroupManager {
 
     @Override
     public void set(Resources r) {
+        set(r, true);
+    }
+
+    private void set(Resources r, boolean devices) {
         check(r);
         if (r == null) {
             return;
@@ -190,6 +192,12 @@ final class CgroupV2 implements CgroupManager {
                     write(e.getKey(), line, pointer);
                 }
             }
+        }
+        if (devices) {
+            // runc's fs2 does the same: the spec's rules, then its default allow list, as an eBPF
+            // program on the directory (v2 has no devices.allow); it replaces the one attached before
+            files.bpf().replaceDeviceFilter(dir, DeviceFilter.forContainer(CgroupResources.list(r.devices())),
+                    CgroupResources.DEVICES);
         }
     }
 

@@ -114,7 +114,8 @@ class CgroupV2Test {
     @Test
     void unifiedValuesAreWrittenLineByLine() {
         cg.set(Fixture.resources("{'unified': {'io.max': '8:16 rbps=1\\n8:32 wbps=2'}}"));
-        assertEquals(List.of("machine/c1/io.max <- 8:16 rbps=1", "machine/c1/io.max <- 8:32 wbps=2"), f.journal);
+        assertEquals(List.of("machine/c1/io.max <- 8:16 rbps=1", "machine/c1/io.max <- 8:32 wbps=2",
+                "machine/c1 <- bpf device program, 59 instructions"), f.journal);
     }
 
     @Test
@@ -156,13 +157,43 @@ class CgroupV2Test {
         assertEquals("/linux/resources/blockIO/leafWeight", refused("{'blockIO': {'leafWeight': 300}}"));
         assertEquals("/linux/resources/blockIO/weightDevice/0/weight",
                 refused("{'blockIO': {'weightDevice': [{'major': 8, 'minor': 0, 'weight': 300}]}}"));
-        InvalidSpecException devices = assertThrows(InvalidSpecException.class,
-                () -> cg.set(Fixture.resources("{'devices': [{'allow': false, 'access': 'rwm'}]}")));
-        assertEquals("/linux/resources/devices: device rules on cgroup v2 need the eBPF device program, not built yet",
-                devices.getMessage());
         assertEquals("/linux/resources/unified/a~1b", refused("{'unified': {'a/b': '1'}}"));
         // unset swappiness (-1, or -1 read as uint64) is fine
         cg.set(Fixture.resources("{'memory': {'swappiness': -1, 'disableOOMKiller': false}}"));
+    }
+
+    @Test
+    void setAttachesTheDeviceProgramOfTheSpecsRulesAndRuncsDefaults() {
+        cg.set(Fixture.resources("{'pids': {'limit': 5}, 'devices': [{'allow': false, 'access': 'rwm'}, "
+                + "{'allow': true, 'type': 'c', 'major': 10, 'minor': 200, 'access': 'rw'}]}"));
+        assertEquals(List.of("machine/c1/pids.max <- 5", "machine/c1 <- bpf device program, 67 instructions"),
+                f.journal);
+        assertEquals(DeviceFilter.forContainer(List.of(
+                new dev.capsa.spec.Resources.DeviceRule(true, "c", 10L, 200L, "rw", null))), f.programs.get(dir));
+        // set always converges on the rules, as v1 does: no devices listed gives runc's defaults alone
+        cg.set(Fixture.resources("{'pids': {'limit': 6}}"));
+        assertEquals(DeviceFilter.forContainer(List.of()), f.programs.get(dir));
+    }
+
+    @Test
+    void updateReplacesTheDeviceProgramOnlyWhenItNamesDevices() {
+        cg.update(Fixture.resources("{'pids': {'limit': 7}}"));
+        assertEquals(List.of("machine/c1/pids.max <- 7"), f.journal);
+        assertFalse(f.programs.containsKey(dir));
+        cg.update(Fixture.resources("{'devices': [{'allow': true, 'type': 'b', 'major': 8, 'access': 'r'}]}"));
+        assertEquals(List.of("machine/c1/pids.max <- 7", "machine/c1 <- bpf device program, 66 instructions"),
+                f.journal);
+    }
+
+    @Test
+    void aDeviceRuleRuncRefusesIsRefusedBeforeAnyWrite() {
+        // taking mknod out of the default "c *:* m" for one device: v1 would ignore it, runc refuses it
+        InvalidSpecException e = assertThrows(InvalidSpecException.class, () -> cg.set(Fixture.resources(
+                "{'pids': {'limit': 5}, 'devices': [{'allow': true, 'type': 'c', 'access': 'm'}, "
+                        + "{'allow': false, 'type': 'c', 'major': 1, 'minor': 3, 'access': 'm'}]}")));
+        assertEquals("/linux/resources/devices/1", e.pointer());
+        assertEquals(List.of(), f.journal);
+        assertTrue(f.programs.isEmpty());
     }
 
     @Test

@@ -8,6 +8,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -18,11 +19,26 @@ import java.util.Map;
 final class Fixture {
     final Path root;
     final List<String> journal = new ArrayList<>();
+    /** The device program each directory got last, in place of the kernel's BPF_CGROUP_DEVICE attachment. */
+    final Map<Path, DeviceFilter.Program> programs = new LinkedHashMap<>();
     final CgroupFiles files;
 
     Fixture(Path root) {
         this.root = root;
-        this.files = new CgroupFiles((file, value) -> journal.add(root.relativize(file) + " <- " + value));
+        this.files = new CgroupFiles((file, value) -> journal.add(root.relativize(file) + " <- " + value),
+                new CgroupBpf() {
+                    @Override
+                    public void replaceDeviceFilter(Path dir, DeviceFilter.Program program, String pointer) {
+                        programs.put(dir, program);
+                        journal.add(root.relativize(dir) + " <- bpf device program, " + program.insns().size()
+                                + " instructions");
+                    }
+
+                    @Override
+                    public List<Integer> deviceFilters(Path dir) {
+                        return programs.containsKey(dir) ? List.of(1) : List.of();
+                    }
+                });
     }
 
     /** Writes "name", "content" pairs into {@code dir}, making it. */
