@@ -30,6 +30,7 @@
  *   arg S, env S (repeated), cwd PATH, user UID GID UMASK(-1: keep), groups GID...
  *   rlimit RESOURCE SOFT HARD           (repeated; setrlimit numbers, unsigned decimal)
  *   nonewprivs 1                        PR_SET_NO_NEW_PRIVS for the process
+ *   terminal ROWS COLS                  (exec'd processes only) a pty of that size, see "exec" below
  *   caps BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT
  *                                       capability masks (bit n = capability n); without this
  *                                       order the process keeps the capabilities of its uid.
@@ -41,6 +42,8 @@
  *   signal N                            ok | error kill ERRNO DETAIL
  *   wait                                exit CODE OUT ERR (when the process has ended)
  *   poweroff                            ok, then the guest powers off
+ *   newexec, process orders, exec SLOT  ok PID | error STEP ERRNO DETAIL  (see "exec" below)
+ *   signal N PID                        ok | error kill ERRNO DETAIL      (an exec'd process)
  * CODE is the exit status, 128+n for signal n. OUT and ERR are the bytes written to capsa.stdout
  * and capsa.stderr: the host acks with "poweroff" only after it has read that many, because
  * output still queued in a virtqueue is lost when the guest powers off.
@@ -60,6 +63,7 @@
 #include <string.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -104,6 +108,7 @@ struct exec {
     int attached;    /* the host said hello on the port */
     int gone;        /* the host hung up after hello: the process was killed, its output is dropped */
     int out_pipe, err_pipe, in_pipe, in_eof;
+    int tty;         /* out_pipe is the pty's master, in_pipe a dup of it; err_pipe is -1 */
     unsigned char obuf[FRAME_DATA + 5];
     size_t olen, ooff;
     int exit_sent;
@@ -123,6 +128,8 @@ struct proc { /* a process to start: the container's, or an exec'd one */
     int rlimit_resource[64];
     unsigned long long rlimit_soft[64], rlimit_hard[64];
     int nonewprivs, has_caps;
+    int terminal;
+    unsigned short rows, cols;
     unsigned long long cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
 };
 
@@ -734,11 +741,16 @@ static void start_process(void) {
  *
  * Frames on capsa.execN, both ways: TYPE (1 byte), LENGTH (4 bytes, big-endian), DATA.
  *   host -> agent: 'h' hello (the host is there; sent after "exec" answered), 'i' stdin data,
- *                  'c' stdin closed
+ *                  'c' stdin closed (ignored for a terminal), 'k' a signal for the process (DATA: its
+ *                  number in decimal), 'w' the terminal's new size (DATA: "ROWS COLS")
  *   agent -> host: 'o' stdout data, 'e' stderr data, 'x' exit (DATA: the code in decimal), last
+ * With "terminal ROWS COLS" among the process's orders, the agent opens a pty from the container's
+ * own /dev/ptmx (its devpts instance), gives the process the peer as stdin, stdout, stderr and
+ * controlling terminal, and relays the master: its output as 'o' frames, 'i' frames into it.
  */
 
 static int open_port(const char *name, int wait_ms);
+static void exec_finish(struct exec *x);
 
 static void free_proc(struct proc *p) {
     for (int i = 0; i < p->nargs; i++) {
@@ -790,8 +802,12 @@ static void exec_process(const char *word) {
     }
     struct exec *x = slot >= 0 ? &g.execs[slot] : NULL;
     if (x && x->active) {
-        reply("error exec %d slot%%20%ld%%20busy", EBUSY, slot);
-        return;
+        /* the host takes a slot's lock before it asks for the slot: whoever held it before is gone
+         * (it may have died between "exec" and its hello), so what it left in the slot goes */
+        if (x->pid > 0) {
+            kill(x->pid, SIGKILL);
+        }
+        exec_finish(x);
     }
     if (x && g.exec_ports[slot] < 0) {
         char name[32];
@@ -808,10 +824,38 @@ static void exec_process(const char *word) {
         while (read(g.exec_ports[slot], trash, sizeof trash) > 0) {
         }
     }
-    int setup[2], out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
-    if (pipe_cloexec(setup) < 0 || (x && (pipe_cloexec(out) < 0 || pipe_cloexec(err) < 0 || pipe_cloexec(in) < 0))) {
-        reply("error pipe %d %s", errno, "%");
+    int tty = g.draft.terminal;
+    if (tty && !x) {
+        reply("error terminal %d a%%20terminal%%20needs%%20an%%20exec%%20slot", EINVAL);
         return;
+    }
+    int master = -1, slave = -1;
+    if (tty) {
+        /* the container's own ptmx (its devpts instance), so that the process's ttyname is its /dev/pts/N */
+        int unlock = 0;
+        struct winsize ws = {.ws_row = g.draft.rows, .ws_col = g.draft.cols};
+        master = open_in_root("/dev/ptmx", O_RDWR | O_NOCTTY);
+        if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0
+            || ((ws.ws_row || ws.ws_col) && ioctl(master, TIOCSWINSZ, &ws) < 0)
+            || (slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
+            int e = errno;
+            close_fd(&master);
+            reply("error console %d /dev/ptmx", e);
+            return;
+        }
+    }
+    int setup[2], out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
+    if (pipe_cloexec(setup) < 0
+        || (x && !tty && (pipe_cloexec(out) < 0 || pipe_cloexec(err) < 0 || pipe_cloexec(in) < 0))
+        || (tty && (in[1] = fcntl(master, F_DUPFD_CLOEXEC, 3)) < 0)) {
+        reply("error pipe %d %s", errno, "%");
+        close_fd(&master);
+        close_fd(&slave);
+        return;
+    }
+    if (tty) {
+        out[0] = master;
+        out[1] = err[1] = in[0] = slave;
     }
     pid_t pid = fork();
     if (pid < 0) {
@@ -825,6 +869,9 @@ static void exec_process(const char *word) {
         setsid();
         int null = open("/dev/null", O_RDWR);
         if (dup2(x ? in[0] : null, 0) < 0 || dup2(x ? out[1] : null, 1) < 0 || dup2(x ? err[1] : null, 2) < 0) {
+            setup_fail(setup[1], S_STDIO, 0);
+        }
+        if (tty && ioctl(0, TIOCSCTTY, 0) < 0) {
             setup_fail(setup[1], S_STDIO, 0);
         }
         if (chdir(ROOT) < 0 || chroot(".") < 0) {
@@ -842,6 +889,10 @@ static void exec_process(const char *word) {
         setup_fail(setup[1], S_EXEC, 0);
     }
     close(setup[1]);
+    if (tty) {
+        close_fd(&slave);
+        out[1] = err[1] = in[0] = -1;
+    }
     close_fd(&out[1]);
     close_fd(&err[1]);
     close_fd(&in[0]);
@@ -871,8 +922,11 @@ static void exec_process(const char *word) {
         x->out_pipe = out[0];
         x->err_pipe = err[0];
         x->in_pipe = in[1];
+        x->tty = tty;
         fcntl(out[0], F_SETFL, O_NONBLOCK);
-        fcntl(err[0], F_SETFL, O_NONBLOCK);
+        if (err[0] >= 0) {
+            fcntl(err[0], F_SETFL, O_NONBLOCK);
+        }
         fcntl(in[1], F_SETFL, O_NONBLOCK);
     }
     reply("ok %d", (int)pid);
@@ -919,8 +973,25 @@ static void exec_input(struct exec *x) {
         } else if (f[0] == 'i' && x->in_pipe >= 0) {
             memcpy(x->pend + x->plen, f + 5, len);
             x->plen += len;
-        } else if (f[0] == 'c') {
-            x->in_eof = 1;
+        } else if (f[0] == 'c' && !x->tty) {
+            x->in_eof = 1; /* a terminal has no end of input: the host's side just stops typing */
+        } else if (f[0] == 'k' && len > 0 && len < 8 && x->pid > 0) {
+            char sig[8];
+            memcpy(sig, f + 5, len);
+            sig[len] = 0;
+            long n;
+            if (number(sig, &n) == 0 && n > 0 && n < 65) {
+                kill(x->pid, (int)n);
+            }
+        } else if (f[0] == 'w' && x->tty && len > 0 && len < 24) {
+            char size[24];
+            memcpy(size, f + 5, len);
+            size[len] = 0;
+            unsigned rows, cols;
+            if (sscanf(size, "%u %u", &rows, &cols) == 2 && rows < 65536 && cols < 65536) {
+                struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+                ioctl(x->out_pipe, TIOCSWINSZ, &ws);
+            }
         }
         off += 5 + len;
     }
@@ -1069,6 +1140,16 @@ static int process_order(const char *cmd, char **a, int na) {
         } else {
             p->rlimit_resource[i] = (int)res;
             p->nrlimits++;
+        }
+    } else if (strcmp(cmd, "terminal") == 0 && na == 2) {
+        long rows, cols;
+        if (number(a[0], &rows) < 0 || number(a[1], &cols) < 0 || rows < 0 || rows > 65535 || cols < 0
+            || cols > 65535) {
+            fail("terminal", EINVAL, "bad size %s %s", a[0], a[1]);
+        } else {
+            p->terminal = 1;
+            p->rows = (unsigned short)rows;
+            p->cols = (unsigned short)cols;
         }
     } else if (strcmp(cmd, "nonewprivs") == 0 && na == 1) {
         p->nonewprivs = strcmp(a[0], "1") == 0;

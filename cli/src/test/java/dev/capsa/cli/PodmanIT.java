@@ -65,6 +65,7 @@ class PodmanIT {
     static Path tmp;
 
     private static Path podman;
+    private static Path vmState;
     private static String cgroupParent;
     private static boolean capsaSeccomp;
 
@@ -95,6 +96,7 @@ class PodmanIT {
         if (Files.isExecutable(RUNC)) {
             wrapper("runc", RUNC);
         }
+        vmWrapper(capsa);
         // podman's default ulimits raise hard limits, which needs CAP_SYS_RESOURCE; this machine's
         // bounding set lacks it, so runc fails with EPERM as well. An empty list keeps the caller's.
         Files.writeString(tmp.resolve("containers.conf"), "[containers]\ndefault_ulimits = []\n");
@@ -124,10 +126,43 @@ class PodmanIT {
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwxr-xr-x"));
     }
 
+    /**
+     * The vm backend's runtime, capsavm: capsa with a state root short enough for the sockets in
+     * {@code ROOT/<64-hex id>/} (108 bytes; a @TempDir is too deep), when a guest can boot here.
+     * tmp/state-capsavm links to that root, for the checks after each case.
+     */
+    private static void vmWrapper(Path capsa) throws Exception {
+        Path guest = Path.of(System.getenv().getOrDefault("CAPSA_GUEST_DIR", "/var/lib/capsa/guest"));
+        boolean qemu = Stream.of(System.getenv().getOrDefault("PATH", "").split(":"))
+                .anyMatch(d -> !d.isEmpty() && Files.isExecutable(Path.of(d, "qemu-system-x86_64")));
+        if (!qemu || !(Files.exists(guest.resolve("current/vmlinux")) || Files.exists(guest.resolve("vmlinux")))) {
+            System.out.println("[PodmanIT] no qemu-system-x86_64 or no guest image in " + guest
+                    + ": the vm backend's cases are skipped");
+            return;
+        }
+        vmState = Files.createTempDirectory("cvm");
+        Files.createSymbolicLink(tmp.resolve("state-capsavm"), vmState);
+        Path file = Files.createDirectories(tmp.resolve("bin-capsavm")).resolve("capsavm");
+        Files.writeString(file, "#!/bin/sh\nexec " + capsa + " --root " + vmState + " \"$@\"\n");
+        Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+
     @AfterAll
     static void nothingLeft() throws Exception {
         if (podman == null || tmp == null) {
             return;
+        }
+        if (vmState != null) {
+            try (Stream<Path> s = Files.list(vmState)) {
+                // .vm-accelerator, the accelerator probe's cache, is the root's own file
+                assertEquals(List.of(), s.filter(p -> !p.getFileName().toString().startsWith(".")).toList(),
+                        "vm state left");
+            }
+            try (Stream<Path> s = Files.walk(vmState)) {
+                for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            }
         }
         podman(null, List.of("rmi", "-af"), null);
         // conmon outlives podman by design; any still running for this class's root is ours
@@ -246,6 +281,34 @@ class PodmanIT {
         Result tty = pm("exec", "-t", name, "tty");
         assertEquals(0, tty.code(), tty.err());
         assertTrue(tty.out().strip().startsWith("/dev/pts/"), tty.out());
+    }
+
+    /**
+     * podman exec into a vm backend guest. conmon runs {@code capsa exec --detach --pid-file F} and
+     * then waits for the pid in F as its child (it is a subreaper): capsa-relay, which relays
+     * conmon's pipes (or a pty) to the exec'd process in the guest and exits with its code.
+     */
+    @org.junit.jupiter.api.Test
+    void execRunsInAVmGuest() throws Exception {
+        use("capsavm");
+        String name = detached(List.of("--annotation", "dev.capsa.backend=vm", "--security-opt", "seccomp=unconfined"),
+                "sh", "-c", "echo inside > /tmp/mark; exec sleep 1000");
+        waitFor(() -> pm("exec", name, "cat", "/tmp/mark"), r -> r.out().equals("inside\n"), "the mark file");
+        Result r = pm("exec", "-e", "X=1", "-w", "/tmp", name, "sh", "-c",
+                "echo $X $(pwd); ps -o pid,args | grep -c 'sleep 100[0]'; echo to-err >&2; exit 4");
+        assertEquals(4, r.code(), r.err());
+        // the container's process is there: the same guest
+        assertEquals("1 /tmp\n1\n", r.out());
+        assertTrue(r.err().contains("to-err"), r.err());
+        Result killed = pm("exec", name, "sh", "-c", "kill -9 $$");
+        assertEquals(137, killed.code(), killed.err());
+        Result piped = podman(runtime, List.of("exec", "-i", name, "tr", "a-z", "A-Z"), "piped\n");
+        assertEquals(0, piped.code(), piped.err());
+        assertEquals("PIPED\n", piped.out());
+        Result tty = pm("exec", "-t", name, "sh", "-c", "tty; exit 5");
+        assertEquals(5, tty.code(), tty.err());
+        assertTrue(tty.out().strip().startsWith("/dev/pts/"), tty.out());
+        assertEquals("running", inspect(name, "{{.State.Status}}"));
     }
 
     @ParameterizedTest

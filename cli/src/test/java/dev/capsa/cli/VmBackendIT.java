@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
 @Tag("integration")
 class VmBackendIT extends BusyboxBundle {
     private static final Path GUEST = Path.of(System.getenv().getOrDefault("CAPSA_GUEST_DIR", "/var/lib/capsa/guest"));
-    private static final List<String> APPLETS = List.of("sh", "echo", "cat", "sleep", "hostname");
+    private static final List<String> APPLETS = List.of("sh", "echo", "cat", "sleep", "hostname", "tty", "stty");
 
     @TempDir
     static Path shared;
@@ -72,17 +72,23 @@ class VmBackendIT extends BusyboxBundle {
     @Override
     void assertNothingElseLeft() throws Exception {
         assertEquals(List.of(), qemuProcesses(), "QEMU processes left behind");
+        assertEquals(List.of(), processes("capsa-relay"), "exec relays left behind");
     }
 
     /** QEMU processes whose command line mentions this test's directories. */
     private List<String> qemuProcesses() throws IOException {
+        return processes("qemu-system");
+    }
+
+    /** Live processes whose command line has {@code program} and mentions this test's directories. */
+    private List<String> processes(String program) throws IOException {
         List<String> found = new ArrayList<>();
         try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
             for (Path p : procs.filter(p -> p.getFileName().toString().matches("\\d+")).toList()) {
                 try {
                     String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8)
                             .replace('\0', ' ');
-                    if (cmd.contains("qemu-system") && (cmd.contains(root.toString()) || cmd.contains(tmp.toString()))
+                    if (cmd.contains(program) && (cmd.contains(root.toString()) || cmd.contains(tmp.toString()))
                             && !procState(Long.parseLong(p.getFileName().toString())).equals("Z")) {
                         found.add(p.getFileName() + ": " + cmd);
                     }
@@ -351,19 +357,100 @@ class VmBackendIT extends BusyboxBundle {
             assertEquals(1, missing.code());
             assertTrue(missing.err().contains("unable to start container process: exec"), missing.err());
 
+            // --detach leaves capsa-relay behind: it relays the stdio exec was given, the pid file names it
             Path pidFile = tmp.resolve("exec.pid");
-            Result detached = capsa("exec", "--detach", "--pid-file", pidFile.toString(), id, "sh", "-c",
-                    "echo detached > /detached.txt");
-            assertEquals(0, detached.code(), detached.err());
-            assertEquals(state(id).get("pid").asText(), Files.readString(pidFile));
-            Path written = bundle.resolve("rootfs/detached.txt");
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (!Files.exists(written) || Files.readString(written).isEmpty()) {
-                assertTrue(System.nanoTime() < deadline, "the detached process did not run");
-                Thread.sleep(50);
-            }
-            assertEquals("detached\n", Files.readString(written));
+            Path out = tmp.resolve("detached.out");
+            ProcessBuilder pb = new ProcessBuilder(command("exec", "--detach", "--pid-file", pidFile.toString(), id,
+                    "sh", "-c", "echo detached > /detached.txt; sleep 1; echo to-relay-stdout; exit 6"));
+            pb.environment().remove("CAPSA_PLUGINS");
+            Process detached = pb.redirectOutput(out.toFile()).redirectErrorStream(true)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            assertTrue(detached.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(0, detached.exitValue(), Files.readString(out));
+            long relay = Long.parseLong(Files.readString(pidFile));
+            assertTrue(relay != state(id).get("pid").asLong(), "the pid file names the relay, not QEMU");
+            String cmdline = Files.readString(Path.of("/proc/" + relay + "/cmdline")).replace('\0', ' ');
+            assertTrue(cmdline.contains("capsa-relay"), cmdline);
+            ProcessHandle handle = ProcessHandle.of(relay).orElseThrow();
+            handle.onExit().get(20, TimeUnit.SECONDS);
+            assertEquals("detached\n", Files.readString(bundle.resolve("rootfs/detached.txt")));
+            assertEquals("to-relay-stdout\n", Files.readString(out), "the relay wrote to what capsa exec was given");
             assertEquals("running", state(id).get("status").asText());
+        } finally {
+            Result delete = capsa("delete", "--force", id);
+            assertEquals(0, delete.code(), delete.err());
+        }
+    }
+
+    /** A python3 receiver of the pty master (Java cannot receive SCM_RIGHTS): types INPUT, prints what comes. */
+    private static final String RECEIVER = """
+            import array, os, select, socket, sys, time
+            path, send = sys.argv[1], sys.argv[2]
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(path)
+            s.listen(1)
+            c, _ = s.accept()
+            msg, anc, _, _ = c.recvmsg(4096, socket.CMSG_SPACE(4))
+            fds = array.array('i')
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.frombytes(data[:4])
+            print('name=' + msg.decode(), flush=True)
+            fd = fds[0]
+            os.write(fd, send.encode())
+            out = b''
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                ready, _, _ = select.select([fd], [], [], 0.5)
+                if ready:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        break  # EIO: the relay, the slave's last holder, is gone
+                    if not chunk:
+                        break
+                    out += chunk
+            sys.stdout.write(out.decode(errors='replace').replace('\\r', ''))
+            """;
+
+    @Test
+    void execWithATerminalSendsAPtyToTheConsoleSocketAndTheProcessGetsAPtyInTheGuest() throws Exception {
+        assumeTrue(onPath("python3"), "no python3 to receive the pty master");
+        args("sleep", "120");
+        String id = id("tty-vm");
+        assertEquals(0, capsa("--backend=vm", "create", id).code());
+        try {
+            assertEquals(0, capsa("start", id).code());
+            Path socket = tmp.resolve("console.sock");
+            Path script = Files.writeString(tmp.resolve("receiver.py"), RECEIVER);
+            Process receiver = new ProcessBuilder("python3", script.toString(), socket.toString(), "hello\n")
+                    .redirectErrorStream(true).start();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!Files.exists(socket)) {
+                assertTrue(System.nanoTime() < deadline && receiver.isAlive(), "the console receiver did not start");
+                Thread.sleep(20);
+            }
+            Path process = tmp.resolve("process.json");
+            ObjectNode p = Json.mapper().createObjectNode().put("terminal", true).put("cwd", "/");
+            p.putObject("consoleSize").put("height", 30).put("width", 100);
+            p.putArray("args").add("sh").add("-c")
+                    .add("tty; stty size; test -t 0 && echo stdin-is-a-tty; read line; echo got:$line; exit 3");
+            p.putArray("env").add("PATH=/bin");
+            p.putObject("user").put("uid", 0).put("gid", 0);
+            Files.writeString(process, Json.mapper().writeValueAsString(p));
+            Path pidFile = tmp.resolve("tty.pid");
+            Result r = capsa("exec", "--tty", "--detach", "--console-socket", socket.toString(), "--pid-file",
+                    pidFile.toString(), "--process", process.toString(), id);
+            assertEquals(0, r.code(), r.err());
+            assertTrue(receiver.waitFor(60, TimeUnit.SECONDS), "the console receiver did not finish");
+            String out = new String(receiver.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(out.startsWith("name=/dev/ptmx\n"), out);
+            assertTrue(out.contains("/dev/pts/0\n"), out);
+            assertTrue(out.contains("30 100\n"), out);
+            assertTrue(out.contains("stdin-is-a-tty\n"), out);
+            assertTrue(out.contains("got:hello\n"), out);
+            long relay = Long.parseLong(Files.readString(pidFile));
+            ProcessHandle.of(relay).ifPresent(h -> h.onExit().join());
         } finally {
             Result delete = capsa("delete", "--force", id);
             assertEquals(0, delete.code(), delete.err());

@@ -156,6 +156,12 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus, Lis
             orders.add(List.of("nonewprivs", "1"));
         }
         // runc: without a capabilities object the process keeps the capabilities it has (all, as root)
+        if (Boolean.TRUE.equals(process.terminal())) {
+            // exec only: the container's own process with a terminal is refused before (refuse)
+            ProcessSpec.ConsoleSize size = process.consoleSize();
+            orders.add(List.of("terminal", size == null ? "0" : num(size.height()),
+                    size == null ? "0" : num(size.width())));
+        }
         ProcessSpec.Capabilities caps = process.capabilities();
         if (caps != null) {
             orders.add(List.of("caps",

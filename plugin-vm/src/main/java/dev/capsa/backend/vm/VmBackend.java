@@ -36,6 +36,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
+import java.util.function.Supplier;
 import org.pf4j.Extension;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,6 +87,7 @@ public final class VmBackend implements RuntimeBackend {
     private final GuestImage image;
     private final Function<Path, GuestAgent> agents;
     private final Duration bootTimeout;
+    private final Supplier<ExecRelay> relays;
 
     public VmBackend() {
         this(QemuHypervisor.fromEnvironment(), GuestImage.fromEnvironment(),
@@ -93,10 +95,16 @@ public final class VmBackend implements RuntimeBackend {
     }
 
     VmBackend(Hypervisor hypervisor, GuestImage image, Function<Path, GuestAgent> agents, Duration bootTimeout) {
+        this(hypervisor, image, agents, bootTimeout, () -> new ExecRelay(RelayBinary.path(), REPLY_TIMEOUT));
+    }
+
+    VmBackend(Hypervisor hypervisor, GuestImage image, Function<Path, GuestAgent> agents, Duration bootTimeout,
+              Supplier<ExecRelay> relays) {
         this.hypervisor = hypervisor;
         this.image = image;
         this.agents = agents;
         this.bootTimeout = bootTimeout;
+        this.relays = relays;
     }
 
     @Override
@@ -276,8 +284,10 @@ public final class VmBackend implements RuntimeBackend {
      * mounts and hostname; its own args, env, cwd, user, rlimits and capabilities). In the
      * foreground its stdio is relayed through an exec slot and its exit code returned (128 + n for
      * signal n); the pid file gets this command's pid, the host process that lives exactly as long
-     * as the exec'd one. With --detach its stdio is /dev/null, this returns once it runs, and the pid
-     * file gets QEMU's pid (nothing else on the host stands for it). docs/vm.md "exec".
+     * as the exec'd one. With --detach (always with a terminal) capsa-relay takes the slot, relays
+     * the stdio this command was given (or a pty whose master goes to the console socket) and exits
+     * with the process's code; the pid file gets its pid, and this returns once the process runs.
+     * docs/vm.md "exec".
      */
     @Override
     public int exec(ContainerContext ctx, ExecOptions options) {
@@ -291,9 +301,18 @@ public final class VmBackend implements RuntimeBackend {
             throw new WrongStateException("cannot exec in container \"" + id + "\": its guest is gone");
         }
         ProcessSpec process = options.process();
-        if (options.consoleSocket() != null || (process != null && Boolean.TRUE.equals(process.terminal()))) {
-            throw new BackendUnavailableException("the vm backend has no terminal support yet (exec --tty, "
-                    + "--console-socket)");
+        boolean terminal = process != null && Boolean.TRUE.equals(process.terminal());
+        // the ns backend's rules, which are runc's for a detached exec
+        if (terminal && options.consoleSocket() == null) {
+            throw new InvalidSpecException("/terminal", "process.terminal requires --console-socket");
+        }
+        if (!terminal && options.consoleSocket() != null) {
+            throw new InvalidSpecException("/terminal", "--console-socket needs process.terminal true (runc: cannot "
+                    + "use console socket if it will not allocate a tty)");
+        }
+        if (terminal && !options.detach()) {
+            throw new CapsaException("--console-socket needs --detach (runc: cannot use console socket if runc will "
+                    + "not detach)");
         }
         if (options.preserveFds() > 0) {
             throw new BackendUnavailableException("the vm backend cannot pass descriptors into the guest "
@@ -306,7 +325,13 @@ public final class VmBackend implements RuntimeBackend {
             throw new InvalidSpecException("/selinuxLabel", "the vm backend does not apply SELinux labels");
         }
         List<List<String>> orders = GuestPlan.processOrders(process);
+        if (options.detach() && execThroughRelay(ctx, orders, options, terminal ? process : null)) {
+            return 0;
+        }
         if (options.detach()) {
+            // every slot is taken: the process runs without stdio, and nothing but QEMU stands for it
+            LOG.warn("container \"{}\": all {} exec slots are taken; the exec'd process runs without stdio and the "
+                    + "pid file names QEMU", id, EXEC_SLOTS);
             try (GuestAgent agent = agent(ctx)) {
                 agent.hello();
                 long guestPid = agent.exec(orders, -1);
@@ -333,6 +358,54 @@ public final class VmBackend implements RuntimeBackend {
             }
             return session.relay(stdin, stdout, stderr, id);
         }
+    }
+
+    /**
+     * exec --detach through capsa-relay ({@link ExecRelay}); false when every slot is taken and
+     * the process has no terminal (the caller runs it without stdio then).
+     */
+    private boolean execThroughRelay(ContainerContext ctx, List<List<String>> orders, ExecOptions options,
+                                     ProcessSpec terminal) {
+        String id = ctx.id();
+        ExecRelay.Terminal tty = null;
+        if (terminal != null) {
+            ProcessSpec.ConsoleSize size = terminal.consoleSize();
+            tty = new ExecRelay.Terminal(options.consoleSocket(), size == null || size.height() == null ? 0
+                    : size.height().intValue(), size == null || size.width() == null ? 0 : size.width().intValue());
+        }
+        // "r" and this JVM's pid in hex: never longer than execN.sock, which fits
+        Path handshake = socket(ctx.stateDir(), "r" + Long.toHexString(ProcessHandle.current().pid()));
+        long relay = relays.get().start(ctx.stateDir(), EXEC_SLOTS,
+                handshake, tty, id, (slot, r) -> {
+                    long guestPid;
+                    try (GuestAgent agent = agent(ctx)) {
+                        agent.hello();
+                        guestPid = agent.exec(orders, slot);
+                    } catch (AgentException e) {
+                        throw execFailed(id, e);
+                    }
+                    LOG.debug("container \"{}\": exec'd pid {} in the guest, slot {}, relay pid {}", id, guestPid,
+                            slot, r);
+                    if (options.pidFile() != null) {
+                        try {
+                            writePidFile(options.pidFile(), r);
+                        } catch (CapsaException e) {
+                            // nobody will know of the process: it must not run on
+                            try (GuestAgent agent = agent(ctx)) {
+                                agent.hello();
+                                agent.signal(Signals.SIGKILL, guestPid);
+                            } catch (RuntimeException again) {
+                                e.addSuppressed(again);
+                            }
+                            throw e;
+                        }
+                    }
+                });
+        if (relay == 0 && terminal != null) {
+            throw new CapsaException("container \"" + id + "\": " + EXEC_SLOTS + " exec'd processes with stdio already "
+                    + "run in its guest (the vm backend's limit); a terminal needs one of their slots");
+        }
+        return relay != 0;
     }
 
     private static CapsaException execFailed(String id, AgentException e) {

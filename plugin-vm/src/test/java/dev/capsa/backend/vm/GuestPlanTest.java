@@ -143,6 +143,18 @@ class GuestPlanTest {
         assertEquals(process, all.subList(at, at + process.size()));
     }
 
+    @Test
+    void anExecdProcessWithATerminalAsksTheAgentForAPtyOfItsSize() throws Exception {
+        Spec s = spec(j -> ((ObjectNode) j.get("process")).put("terminal", true).putObject("consoleSize")
+                .put("height", 30).put("width", 100));
+        List<List<String>> o = GuestPlan.processOrders(s.process());
+        assertTrue(o.contains(List.of("terminal", "30", "100")), o.toString());
+        Spec unsized = spec(j -> ((ObjectNode) j.get("process")).put("terminal", true));
+        assertTrue(GuestPlan.processOrders(unsized.process()).contains(List.of("terminal", "0", "0")));
+        assertTrue(GuestPlan.processOrders(spec(j -> { }).process()).stream().noneMatch(l -> l.getFirst()
+                .equals("terminal")));
+    }
+
     private static void refused(String pointer, Consumer<ObjectNode> edit) throws Exception {
         Spec s = spec(edit);
         InvalidSpecException e = assertThrows(InvalidSpecException.class, () -> GuestPlan.from(s, true));

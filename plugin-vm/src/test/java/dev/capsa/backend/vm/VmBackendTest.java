@@ -275,9 +275,16 @@ class VmBackendTest {
             agent.state = "running";
             StringBuilder seen = new StringBuilder();
             Thread slot = fakeSlot(ctx.stateDir().resolve(ExecSession.socketName(0)), 3, seen);
+            var relayUrl = VmBackendTest.class.getResource("/capsa-relay");
+            org.junit.jupiter.api.Assumptions.assumeTrue(relayUrl != null && relayUrl.getProtocol().equals("file"),
+                    "capsa-relay was not built (no C compiler?)");
+            Path relayIn = Files.writeString(tmp.resolve("relay.in"), "relay input\n");
+            Path relayOut = tmp.resolve("relay.out"), relayErr = tmp.resolve("relay.err");
             VmBackend backend = new VmBackend(new SilentHypervisor(), image(),
                     c -> dev.capsa.backend.vm.agent.AgentClient.connect(c, Duration.ofSeconds(2), Duration.ofSeconds(2)),
-                    Duration.ofSeconds(1));
+                    Duration.ofSeconds(1), () -> new ExecRelay(Path.of(java.net.URI.create(relayUrl.toString())),
+                            Duration.ofSeconds(5), ProcessBuilder.Redirect.from(relayIn.toFile()),
+                            ProcessBuilder.Redirect.to(relayOut.toFile()), ProcessBuilder.Redirect.to(relayErr.toFile())));
             java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
             java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
             Path pidFile = tmp.resolve("exec.pid");
@@ -296,10 +303,39 @@ class VmBackendTest {
                     List.of("env", "A=1"), List.of("cwd", "/tmp")), r.subList(n + 1, n + 6));
             assertTrue(r.contains(List.of("exec", "0")), r.toString());
 
-            // detached: no slot, and the pid file names QEMU, the host process that holds the container
+            // detached: capsa-relay takes a slot and stands for the process; the pid file names it
+            sockets.removeFirst().close();
+            Files.delete(ctx.stateDir().resolve(ExecSession.socketName(0)));
+            StringBuilder seenByRelay = new StringBuilder();
+            Thread relaySlot = fakeSlot(ctx.stateDir().resolve(ExecSession.socketName(0)), 5, seenByRelay);
             assertEquals(0, backend.exec(ctx, execOptions(ctx.spec(), true, pidFile), null, null, null));
-            assertEquals(List.of("exec", "-1"), r.getLast());
-            assertEquals(Long.toString(qemu.pid()), Files.readString(pidFile));
+            assertEquals(List.of("exec", "0"), r.getLast());
+            long relayPid = Long.parseLong(Files.readString(pidFile));
+            assertTrue(relayPid != ProcessHandle.current().pid() && relayPid != qemu.pid(), "the relay's pid");
+            relaySlot.join(5000);
+            ProcessHandle.of(relayPid).ifPresent(h -> h.onExit().join());
+            assertEquals("hic", seenByRelay.toString(), "hello, the relay's stdin, its end");
+            assertEquals("relay input\n", Files.readString(relayOut));
+            assertEquals("to stderr\n", Files.readString(relayErr));
+
+            // every slot taken: the process runs without stdio, and the pid file names QEMU
+            List<java.nio.channels.FileChannel> held = new ArrayList<>();
+            try {
+                for (int i = 0; i < VmBackend.EXEC_SLOTS; i++) {
+                    java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(
+                            ctx.stateDir().resolve("exec" + i + ".lock"), java.nio.file.StandardOpenOption.CREATE,
+                            java.nio.file.StandardOpenOption.WRITE);
+                    held.add(ch);
+                    ch.lock();
+                }
+                assertEquals(0, backend.exec(ctx, execOptions(ctx.spec(), true, pidFile), null, null, null));
+                assertEquals(List.of("exec", "-1"), r.getLast());
+                assertEquals(Long.toString(qemu.pid()), Files.readString(pidFile));
+            } finally {
+                for (java.nio.channels.FileChannel ch : held) {
+                    ch.close();
+                }
+            }
 
             // a failure in the guest comes back with the agent's step
             agent.failOn = "cwd";
@@ -310,7 +346,7 @@ class VmBackendTest {
     }
 
     @Test
-    void execInAStoppedGuestOrWithATerminalIsRefused() throws Exception {
+    void execInAStoppedGuestOrWithAMisusedTerminalIsRefused() throws Exception {
         Context ctx = context();
         VmBackend backend = new VmBackend(new SilentHypervisor(), image(), c -> {
             throw new AssertionError("no agent is asked");
@@ -322,8 +358,19 @@ class VmBackendTest {
         started.add(qemu);
         ctx.recordPid(qemu.pid());
         dev.capsa.spi.ExecOptions o = execOptions(ctx.spec(), false, null);
-        CapsaException tty = assertThrows(CapsaException.class, () -> backend.exec(ctx,
-                new dev.capsa.spi.ExecOptions(o.process(), false, tmp.resolve("console.sock"), null, 0)));
-        assertTrue(tty.getMessage().contains("--console-socket"), tty.getMessage());
+        CapsaException noTty = assertThrows(CapsaException.class, () -> backend.exec(ctx,
+                new dev.capsa.spi.ExecOptions(o.process(), true, tmp.resolve("console.sock"), null, 0)));
+        assertTrue(noTty.getMessage().startsWith("/terminal: --console-socket needs process.terminal true"),
+                noTty.getMessage());
+        ObjectNode withTty = Json.mapper().valueToTree(o.process());
+        withTty.put("terminal", true);
+        dev.capsa.spec.ProcessSpec tty = Json.mapper().treeToValue(withTty, dev.capsa.spec.ProcessSpec.class);
+        CapsaException noSocket = assertThrows(CapsaException.class, () -> backend.exec(ctx,
+                new dev.capsa.spi.ExecOptions(tty, true, null, null, 0)));
+        assertTrue(noSocket.getMessage().startsWith("/terminal: process.terminal requires --console-socket"),
+                noSocket.getMessage());
+        CapsaException foreground = assertThrows(CapsaException.class, () -> backend.exec(ctx,
+                new dev.capsa.spi.ExecOptions(tty, false, tmp.resolve("console.sock"), null, 0)));
+        assertTrue(foreground.getMessage().startsWith("--console-socket needs --detach"), foreground.getMessage());
     }
 }
