@@ -43,13 +43,13 @@
  *                                    wait for "go" (Java runs the createRuntime hooks there)
  *   pivot [1|0]                      1: pivot_root; 0: MS_MOVE + chroot (--no-pivot)
  *   rootpropagation [flags]          applied to the new "/" after the pivot
- *   sysctl [path under /proc/sys, value]
+ *   sysctl [path under /proc/sys, value(, field)]   field: the JSON pointer an error names
  *   masked [path], readonly [path], rootreadonly []
  *   arg [s] (repeated), env [s] (repeated), cwd [path]
  *   defaulthome []                   env has no HOME: after pivot_root (or setns) set HOME from the
  *                                    container's /etc/passwd line of the process uid, else "/" (runc)
  *   user [uid, gid, umask or -1], groups [gid...]
- *   rlimit [resource, soft, hard]
+ *   rlimit [resource, soft, hard(, field)]   field: the JSON pointer an error names (/process/rlimits/N)
  *   caps [bounding, effective, permitted, inheritable, ambient]   64-bit masks
  *   nonewprivs []
  *   seccomp [bpf, flags]             a seccomp filter: bpf is the raw struct sock_filter array (8 bytes
@@ -63,6 +63,21 @@
  *                                    capset, chdir, stat (without nonewprivs), then sendto ("ready"),
  *                                    close, openat and write (the exec fifo), dup2 and execve.
  *   keyring [name]                   join a new session keyring (absent: --no-new-keyring)
+ *   scheduler [policy, flags, nice, priority, runtime, deadline, period]
+ *                                    process.scheduler: sched_setattr(2) after no_new_privs, while the
+ *                                    capabilities are still there (runc's order)
+ *   ioprio [value]                   process.ioPriority: ioprio_set(IOPRIO_WHO_PROCESS, 0, class<<13|prio)
+ *   mempolicy [mode|flags, node...]  linux.memoryPolicy: set_mempolicy(2), for the init and exec'd processes
+ *   affinity [initial|final, cpu...] process.execCPUAffinity (exec only): "initial" is set by stage 0
+ *                                    before it joins the cgroup (the process inherits it), "final" by
+ *                                    the process after (runc 1.2)
+ *   personality [value]              linux.personality: personality(2) as the last step before the exec
+ *                                    fifo and execve (runc: after seccomp), for exec'd processes too
+ *   apparmor [profile]               "exec PROFILE" into /proc/thread-self/attr/apparmor/exec (the old
+ *                                    attr/exec when that is absent), as runc's aa_change_onexec
+ *   selinux [label]                  the label into /proc/thread-self/attr/keycreate before the session
+ *                                    keyring and attr/exec before execve (go-selinux's SetKeyLabel and
+ *                                    SetExecLabel); Java sends these two only when the LSM is enabled
  *   oomscoreadj [n]
  *   console [socket path]            process.terminal: a pty from the container's /dev/ptmx; the
  *                                    slave is stdio and controlling tty, the master goes to the
@@ -229,6 +244,22 @@ struct plan {
     int nrlimits;
     int rlimit_resource[64];
     unsigned long long rlimit_soft[64], rlimit_hard[64];
+    char *rlimit_field[64];
+    char *sysctl_field[MAX_ITEMS];
+    int has_sched;
+    unsigned long long sched_policy, sched_flags, sched_priority, sched_runtime, sched_deadline, sched_period;
+    long sched_nice;
+    int has_ioprio;
+    unsigned long long ioprio;
+    int has_personality;
+    unsigned long long personality;
+    int has_mempolicy;
+    unsigned long long mempolicy_mode;
+    unsigned long mempolicy_nodes[CPU_SETSIZE / (8 * sizeof(unsigned long))];
+    unsigned long mempolicy_maxnode;
+    int has_affinity_initial, has_affinity_final;
+    cpu_set_t affinity_initial, affinity_final;
+    char *apparmor, *selinux;
     int has_caps;
     uint64_t cap_bounding, cap_effective, cap_permitted, cap_inheritable, cap_ambient;
     int nonewprivs;
@@ -605,8 +636,11 @@ static int read_plan(void) {
             NEED(1);
             NUM(0, plan.pivot);
         } else if (!strcmp(tag, "sysctl")) {
-            NEED(2);
+            if (nf != 2 && nf != 3) {
+                return fail("plan", EINVAL, "record %s needs 2 or 3 fields", tag);
+            }
             ROOM(plan.nsysctls);
+            plan.sysctl_field[plan.nsysctls] = nf == 3 ? f[2] : NULL;
             plan.sysctl_key[plan.nsysctls] = f[0];
             plan.sysctl_value[plan.nsysctls++] = f[1];
         } else if (!strcmp(tag, "masked")) {
@@ -645,10 +679,13 @@ static int read_plan(void) {
                 NUM(i, plan.groups[i]);
             }
         } else if (!strcmp(tag, "rlimit")) {
-            NEED(3);
+            if (nf != 3 && nf != 4) {
+                return fail("plan", EINVAL, "record %s needs 3 or 4 fields", tag);
+            }
             if (plan.nrlimits >= 64) {
                 return fail("plan", E2BIG, "too many rlimit records");
             }
+            plan.rlimit_field[plan.nrlimits] = nf == 4 ? f[3] : NULL;
             NUM(0, plan.rlimit_resource[plan.nrlimits]);
             NUM(1, plan.rlimit_soft[plan.nrlimits]);
             NUM(2, plan.rlimit_hard[plan.nrlimits]);
@@ -667,6 +704,65 @@ static int read_plan(void) {
         } else if (!strcmp(tag, "oomscoreadj")) {
             NEED(1);
             plan.oomscoreadj = f[0];
+        } else if (!strcmp(tag, "scheduler")) {
+            NEED(7);
+            plan.has_sched = 1;
+            NUM(0, plan.sched_policy);
+            NUM(1, plan.sched_flags);
+            if (parse_signed(f[2], &plan.sched_nice)) {
+                return fail("plan", EINVAL, "record %s: bad nice %s", tag, f[2]);
+            }
+            NUM(3, plan.sched_priority);
+            NUM(4, plan.sched_runtime);
+            NUM(5, plan.sched_deadline);
+            NUM(6, plan.sched_period);
+        } else if (!strcmp(tag, "ioprio")) {
+            NEED(1);
+            plan.has_ioprio = 1;
+            NUM(0, plan.ioprio);
+        } else if (!strcmp(tag, "personality")) {
+            NEED(1);
+            plan.has_personality = 1;
+            NUM(0, plan.personality);
+        } else if (!strcmp(tag, "mempolicy")) {
+            if (nf < 1) {
+                return fail("plan", EINVAL, "record %s needs a mode", tag);
+            }
+            plan.has_mempolicy = 1;
+            NUM(0, plan.mempolicy_mode);
+            for (int i = 1; i < nf; i++) {
+                unsigned long node;
+                NUM(i, node);
+                if (node >= CPU_SETSIZE) {
+                    return fail("plan", EINVAL, "record %s: node %lu is out of range", tag, node);
+                }
+                plan.mempolicy_nodes[node / (8 * sizeof(unsigned long))] |= 1UL << (node % (8 * sizeof(unsigned long)));
+                if (node + 2 > plan.mempolicy_maxnode) {
+                    plan.mempolicy_maxnode = node + 2; /* set_mempolicy reads maxnode - 1 bits */
+                }
+            }
+        } else if (!strcmp(tag, "affinity")) {
+            if (nf < 2 || (strcmp(f[0], "initial") != 0 && strcmp(f[0], "final") != 0)) {
+                return fail("plan", EINVAL, "record %s needs initial or final and a cpu", tag);
+            }
+            int initial = !strcmp(f[0], "initial");
+            cpu_set_t *set = initial ? &plan.affinity_initial : &plan.affinity_final;
+            CPU_ZERO(set);
+            for (int i = 1; i < nf; i++) {
+                unsigned long cpu;
+                NUM(i, cpu);
+                if (cpu >= CPU_SETSIZE) {
+                    return fail("plan", EINVAL, "record %s: cpu %lu is out of range", tag, cpu);
+                }
+                CPU_SET(cpu, set);
+            }
+            *(initial ? &plan.has_affinity_initial : &plan.has_affinity_final) = 1;
+        } else if (!strcmp(tag, "apparmor")) {
+            NEED(1);
+            plan.apparmor = f[0];
+        } else if (!strcmp(tag, "selinux")) {
+            NEED(1);
+            plan.selinux = f[0];
         } else if (!strcmp(tag, "nonewprivs")) {
             plan.nonewprivs = 1;
         } else if (!strcmp(tag, "seccomp")) {
@@ -1418,15 +1514,16 @@ static int step_sysctls(void) {
     for (int i = 0; i < plan.nsysctls; i++) {
         char path[PATH_MAX];
         snprintf(path, sizeof path, "/proc/sys/%s", plan.sysctl_key[i]);
+        const char *field = plan.sysctl_field[i] ? plan.sysctl_field[i] : "";
         int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
-            return fail("sysctl", errno, "%s", path);
+            return fail("sysctl", errno, "%s%s%s", field, *field ? ": " : "", path);
         }
         size_t len = strlen(plan.sysctl_value[i]);
         if (write(fd, plan.sysctl_value[i], len) != (ssize_t)len) {
             int err = errno;
             close(fd);
-            return fail("sysctl", err, "%s", path);
+            return fail("sysctl", err, "%s%s%s = %s", field, *field ? ": " : "", path, plan.sysctl_value[i]);
         }
         close(fd);
     }
@@ -1739,8 +1836,94 @@ static int set_default_home(void) {
     return 0;
 }
 
+/*
+ * An LSM attribute of this thread (proc(5) /proc/thread-self/attr): under LSM-specific
+ * subdirectory lsm when the kernel has it, else the shared file, as libapparmor and go-selinux do.
+ */
+static int write_attr(const char *attr, const char *lsm, const char *value, const char *field) {
+    char path[128];
+    int fd = -1;
+    if (lsm) {
+        snprintf(path, sizeof path, "/proc/thread-self/attr/%s/%s", lsm, attr);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        snprintf(path, sizeof path, "/proc/thread-self/attr/%s", attr);
+        fd = open(path, O_WRONLY | O_CLOEXEC);
+    }
+    if (fd < 0) {
+        return fail("lsm", errno, "%s: %s", field, path);
+    }
+    size_t len = strlen(value);
+    ssize_t w = write(fd, value, len);
+    int err = errno;
+    close(fd);
+    return w == (ssize_t)len ? 0 : fail("lsm", w < 0 ? err : EIO, "%s: write %s", field, path);
+}
+
+/* struct sched_attr of sched_setattr(2), SCHED_ATTR_SIZE_VER0: glibc has no wrapper */
+struct capsa_sched_attr {
+    uint32_t size, sched_policy;
+    uint64_t sched_flags;
+    int32_t sched_nice;
+    uint32_t sched_priority;
+    uint64_t sched_runtime, sched_deadline, sched_period;
+};
+
+/*
+ * The process attributes runc sets after no_new_privs and before the capabilities are dropped
+ * (a realtime policy needs CAP_SYS_NICE): scheduler, I/O priority, memory policy, the final CPU
+ * affinity of an exec'd process, and the AppArmor and SELinux labels for execve. Errors name the
+ * config.json field.
+ */
+static int step_attributes(void) {
+    if (plan.has_sched) {
+        struct capsa_sched_attr attr = {
+            .size = sizeof attr,
+            .sched_policy = (uint32_t)plan.sched_policy,
+            .sched_flags = plan.sched_flags,
+            .sched_nice = (int32_t)plan.sched_nice,
+            .sched_priority = (uint32_t)plan.sched_priority,
+            .sched_runtime = plan.sched_runtime,
+            .sched_deadline = plan.sched_deadline,
+            .sched_period = plan.sched_period,
+        };
+        if (syscall(SYS_sched_setattr, 0, &attr, 0) < 0) {
+            return fail("sched_setattr", errno, "/process/scheduler (policy %llu, nice %ld, priority %llu)",
+                        plan.sched_policy, plan.sched_nice, plan.sched_priority);
+        }
+    }
+    if (plan.has_ioprio && syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, (int)plan.ioprio) < 0) {
+        return fail("ioprio_set", errno, "/process/ioPriority (class %llu, priority %llu)", plan.ioprio >> 13,
+                    plan.ioprio & 0x1fff);
+    }
+    if (plan.has_mempolicy && syscall(SYS_set_mempolicy, (int)plan.mempolicy_mode,
+                                      plan.mempolicy_maxnode ? plan.mempolicy_nodes : NULL,
+                                      plan.mempolicy_maxnode) < 0) {
+        return fail("set_mempolicy", errno, "/linux/memoryPolicy (mode and flags %#llx)", plan.mempolicy_mode);
+    }
+    if (plan.has_affinity_final && sched_setaffinity(0, sizeof plan.affinity_final, &plan.affinity_final) < 0) {
+        return fail("sched_setaffinity", errno, "/process/execCPUAffinity/final");
+    }
+    if (plan.apparmor) {
+        char value[4096];
+        snprintf(value, sizeof value, "exec %s", plan.apparmor);
+        if (write_attr("exec", "apparmor", value, "/process/apparmorProfile") < 0) {
+            return -1;
+        }
+    }
+    if (plan.selinux && write_attr("exec", NULL, plan.selinux, "/process/selinuxLabel") < 0) {
+        return -1;
+    }
+    return 0;
+}
+
 static int step_process(char *exe, size_t exesize) {
     if (new_session() < 0 || set_default_home() < 0) {
+        return -1;
+    }
+    /* go-selinux SetKeyLabel: the session keyring made next gets the process label */
+    if (plan.selinux && write_attr("keycreate", NULL, plan.selinux, "/process/selinuxLabel") < 0) {
         return -1;
     }
     /* runc: a new session keyring per container; kernels without keys are fine */
@@ -1763,12 +1946,17 @@ static int step_process(char *exe, size_t exesize) {
     for (int i = 0; i < plan.nrlimits; i++) {
         struct rlimit rl = {.rlim_cur = plan.rlimit_soft[i], .rlim_max = plan.rlimit_hard[i]};
         if (setrlimit(plan.rlimit_resource[i], &rl) < 0) {
-            return fail("setrlimit", errno, "resource %d", plan.rlimit_resource[i]);
+            return fail("setrlimit", errno, "%s%sresource %d, soft %llu, hard %llu",
+                        plan.rlimit_field[i] ? plan.rlimit_field[i] : "", plan.rlimit_field[i] ? ": " : "",
+                        plan.rlimit_resource[i], plan.rlimit_soft[i], plan.rlimit_hard[i]);
         }
     }
     /* runc's standard_init: no_new_privs before the capabilities and the user change */
     if (plan.nonewprivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         return fail("prctl", errno, "PR_SET_NO_NEW_PRIVS");
+    }
+    if (step_attributes() < 0) {
+        return -1;
     }
     /* Without no_new_privs loading a filter needs CAP_SYS_ADMIN, so (as runc) it goes in before the
        capabilities are dropped; with it, as late as possible (below). */
@@ -1826,6 +2014,10 @@ static int step_process(char *exe, size_t exesize) {
        left is the ready report, the exec fifo and execve (see the seccomp record above) */
     if (plan.nonewprivs && load_seccomp() < 0) {
         return -1;
+    }
+    /* runc: personality after seccomp, the last thing before the exec fifo */
+    if (plan.has_personality && syscall(SYS_personality, (unsigned long)plan.personality) < 0) {
+        return fail("personality", errno, "/linux/personality (%#llx)", plan.personality);
     }
     return 0;
 }
@@ -2439,6 +2631,12 @@ static int exec_main(void) {
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null < 0) {
         fail("open", errno, "/dev/null");
+        return 1;
+    }
+    /* execCPUAffinity.initial: where this process and its child run until they join the cgroup */
+    if (plan.has_affinity_initial
+        && sched_setaffinity(0, sizeof plan.affinity_initial, &plan.affinity_initial) < 0) {
+        fail("sched_setaffinity", errno, "/process/execCPUAffinity/initial");
         return 1;
     }
     if (join_cgroups() < 0 || join_namespaces() < 0) {

@@ -18,10 +18,23 @@ public record Features(String ociVersionMin, String ociVersionMax, List<String> 
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonPropertyOrder({"namespaces", "capabilities", "cgroup", "seccomp", "apparmor", "selinux", "intelRdt",
-        "mountExtensions", "netDevices"})
+        "memoryPolicy", "mountExtensions", "netDevices"})
     public record Linux(List<String> namespaces, List<String> capabilities, Cgroup cgroup, Seccomp seccomp,
-                        Enabled apparmor, Enabled selinux, Enabled intelRdt, MountExtensions mountExtensions,
-                        Enabled netDevices) {
+                        Enabled apparmor, Enabled selinux, Enabled intelRdt, MemoryPolicy memoryPolicy,
+                        MountExtensions mountExtensions, Enabled netDevices) {
+        /** Without memoryPolicy: not reported. */
+        public Linux(List<String> namespaces, List<String> capabilities, Cgroup cgroup, Seccomp seccomp,
+                     Enabled apparmor, Enabled selinux, Enabled intelRdt, MountExtensions mountExtensions,
+                     Enabled netDevices) {
+            this(namespaces, capabilities, cgroup, seccomp, apparmor, selinux, intelRdt, null, mountExtensions,
+                    netDevices);
+        }
+    }
+
+    /** features.md linux.memoryPolicy: the set_mempolicy(2) modes and flags the runtime knows. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonPropertyOrder({"modes", "flags"})
+    public record MemoryPolicy(List<String> modes, List<String> flags) {
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -1,5 +1,6 @@
 package dev.capsa.backend.ns;
 
+import dev.capsa.spec.Linux;
 import dev.capsa.spi.ExecOptions;
 import java.util.ArrayList;
 import java.util.List;
@@ -23,12 +24,16 @@ record ExecPlan(long initPid, long initStartTime, boolean foreground, LaunchPlan
      * The plan for {@code options}. {@code sessionKeyring} is the container's ("_ses.ID", as runc
      * joins it for exec too) or null when it was created with --no-new-keyring; {@code seccomp} is
      * the container's filter (runc's setns init loads the container's seccomp for exec'd processes).
+     * {@code container} is the container's config.json linux object (its personality and memory
+     * policy apply to exec'd processes too, as runc's setns init applies the personality), or null.
      */
     static ExecPlan of(ExecOptions options, long initPid, long initStartTime, String sessionKeyring,
-                       LaunchPlan.Caller caller, int lastCap, LaunchPlan.PlanCgroup cgroup, SeccompProgram seccomp) {
+                       LaunchPlan.Caller caller, int lastCap, LaunchPlan.PlanCgroup cgroup, SeccompProgram seccomp,
+                       Linux container, HostSecurity security) {
         List<String> warnings = new ArrayList<>();
         LaunchPlan.PlanProcess process = LaunchPlan.process(options.process(), options.consoleSocket(),
-                options.detach(), options.preserveFds(), sessionKeyring, caller, lastCap, warnings, seccomp);
+                options.detach(), options.preserveFds(), sessionKeyring, caller, lastCap, warnings, seccomp,
+                container, security, true);
         return new ExecPlan(initPid, initStartTime, !options.detach(), process, cgroup, List.copyOf(warnings));
     }
 

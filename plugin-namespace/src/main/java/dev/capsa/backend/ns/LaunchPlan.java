@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Predicate;
 
 /**
  * Everything capsa-init does for one container, worked out from the spec once, at the edge
@@ -29,9 +30,8 @@ import java.util.Set;
  *
  * <p>What this slice of the ns backend does not do is refused here with the JSON pointer of the
  * field, never ignored: joining a mount namespace by path, seccomp
- * notify, netDevices, AppArmor/SELinux labels, Intel RDT, memory
- * policy, personality, scheduler, I/O priority, CPU affinity, idmapped mounts, shared rootfs
- * propagation, and process.terminal without
+ * notify, netDevices, AppArmor and SELinux labels on a host without that module, Intel RDT,
+ * idmapped mounts, shared rootfs propagation, and process.terminal without
  * a console socket. A pid namespace (new or joined by path) and a new mount namespace are required:
  * without them kill --all and the mount steps would act on the host. {@code linux.resources} and {@code cgroupsPath} are the
  * cgroup package's to check ({@link ContainerCgroup}); the plan only carries the cgroup.procs
@@ -133,8 +133,8 @@ record LaunchPlan(
     record CgroupHierarchy(String name, String type, String data) {
     }
 
-    /** key is the path under /proc/sys ("net/ipv4/ip_forward"). */
-    record PlanSysctl(String key, String value) {
+    /** key is the path under /proc/sys ("net/ipv4/ip_forward"); field the JSON pointer an error names. */
+    record PlanSysctl(String key, String value, String field) {
     }
 
     record PlanRlimit(int resource, BigInteger soft, BigInteger hard) {
@@ -149,7 +149,7 @@ record LaunchPlan(
      * {@code cgroupLinks} its symlinks ("cpu" -> "cpu,cpuacct").
      */
     record Host(boolean unifiedCgroup, int lastCap, List<CgroupHierarchy> cgroupV1, Map<String, String> cgroupLinks,
-                boolean timeNamespaces) {
+                boolean timeNamespaces, HostSecurity security, Predicate<String> hostNetns) {
         Host(boolean unifiedCgroup, int lastCap) {
             this(unifiedCgroup, lastCap, List.of(), Map.of(), true);
         }
@@ -158,8 +158,21 @@ record LaunchPlan(
             this(unifiedCgroup, lastCap, cgroupV1, cgroupLinks, true);
         }
 
+        Host(boolean unifiedCgroup, int lastCap, List<CgroupHierarchy> cgroupV1, Map<String, String> cgroupLinks,
+             boolean timeNamespaces) {
+            this(unifiedCgroup, lastCap, cgroupV1, cgroupLinks, timeNamespaces, HostSecurity.NONE, path -> false);
+        }
+
         Host withTimeNamespaces(boolean supported) {
-            return new Host(unifiedCgroup, lastCap, cgroupV1, cgroupLinks, supported);
+            return new Host(unifiedCgroup, lastCap, cgroupV1, cgroupLinks, supported, security, hostNetns);
+        }
+
+        /**
+         * This host with its security modules, and {@code hostNetns} telling whether a namespace path
+         * is the runtime's own network namespace (runc refuses net.* sysctls there).
+         */
+        Host withSecurity(HostSecurity s, Predicate<String> isHostNetns) {
+            return new Host(unifiedCgroup, lastCap, cgroupV1, cgroupLinks, timeNamespaces, s, isHostNetns);
         }
     }
 
@@ -248,7 +261,8 @@ record LaunchPlan(
             Integer oomScoreAdj,
             Console console,
             PreservedFds preservedFds,
-            SeccompProgram seccomp) {
+            SeccompProgram seccomp,
+            ProcessAttributes attributes) {
     }
 
     /** process.terminal: the socket that receives the pty master, and the size (0 0: the kernel's default). */
@@ -309,6 +323,7 @@ record LaunchPlan(
                 : new Linux(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null,
                         null, null, null);
         checkLinux(linux);
+        ProcessAttributes.checkContainer(linux, host.security());
         List<String> namespacePaths = new ArrayList<>();
         Set<String> types = new java.util.HashSet<>();
         long cloneFlags = cloneFlags(linux, namespacePaths, types, host.timeNamespaces());
@@ -377,7 +392,9 @@ record LaunchPlan(
             if (destination.equals("/dev") && o.bind()) {
                 devIsBind = true;
             }
-            steps.add(new PlanMount(source, destination, type, o.flags(), o.data(), o.bind(), o.propagation(),
+            // runc: the mount label as context= (checkContainer refused it unless SELinux is enabled)
+            String data = ProcessAttributes.labelMountData(o.data(), type, o.bind(), linux.mountLabel());
+            steps.add(new PlanMount(source, destination, type, o.flags(), data, o.bind(), o.propagation(),
                     o.copyUp(), o.recSet(), o.recClr()));
         }
 
@@ -403,13 +420,13 @@ record LaunchPlan(
 
         List<PlanSysctl> sysctls = new ArrayList<>();
         for (Map.Entry<String, String> e : map(linux.sysctl()).entrySet()) {
-            sysctls.add(sysctl(e.getKey(), e.getValue(), types));
+            sysctls.add(sysctl(e.getKey(), e.getValue(), types, linux, host));
         }
 
         List<String> warnings = new ArrayList<>();
         PlanProcess planProcess = process(process, options.consoleSocket(), !options.foreground(),
                 options.preserveFds(), options.noNewKeyring() ? null : "_ses." + id, caller, host.lastCap(), warnings,
-                SeccompCompiler.compile(linux.seccomp()));
+                SeccompCompiler.compile(linux.seccomp()), linux, host.security(), false);
         steps.add(new PlanMkdir(planProcess.cwd())); // runc creates a missing cwd inside the rootfs
 
         return new LaunchPlan(
@@ -454,16 +471,12 @@ record LaunchPlan(
      */
     static PlanProcess process(ProcessSpec process, Path consoleSocket, boolean detached, int preserveFds,
                                String sessionKeyring, Caller caller, int lastCap, List<String> warnings,
-                               SeccompProgram seccomp) {
+                               SeccompProgram seccomp, Linux container, HostSecurity security, boolean exec) {
         if (process.args() == null || process.args().isEmpty()) {
             throw new InvalidSpecException("/process/args", "required: the command to run");
         }
-        refuse(process.apparmorProfile(), "/process/apparmorProfile");
-        refuse(process.selinuxLabel(), "/process/selinuxLabel");
-        refuse(process.scheduler(), "/process/scheduler");
-        refuse(process.ioPriority(), "/process/ioPriority");
-        refuse(process.execCPUAffinity(), "/process/execCPUAffinity");
         refuse(process.commandLine(), "/process/commandLine");
+        ProcessAttributes attributes = ProcessAttributes.of(process, container, security, exec, warnings);
         boolean terminal = Boolean.TRUE.equals(process.terminal());
         Console console = null;
         if (terminal && consoleSocket == null) {
@@ -539,7 +552,8 @@ record LaunchPlan(
                 process.oomScoreAdj(),
                 console,
                 fds.isEmpty() ? PreservedFds.NONE : new PreservedFds(caller.pid(), List.copyOf(fds)),
-                seccomp);
+                seccomp,
+                attributes);
     }
 
     /** A uid_map or gid_map (user_namespaces(7)): one "inside outside count" line per mapping. */
@@ -606,10 +620,6 @@ record LaunchPlan(
         if (!map(linux.netDevices()).isEmpty()) {
             throw new InvalidSpecException("/linux/netDevices", NOT_YET);
         }
-        refuse(linux.mountLabel(), "/linux/mountLabel");
-        refuse(linux.intelRdt(), "/linux/intelRdt");
-        refuse(linux.memoryPolicy(), "/linux/memoryPolicy");
-        refuse(linux.personality(), "/linux/personality");
     }
 
     /**
@@ -768,26 +778,71 @@ record LaunchPlan(
                 d.minor() == null ? 0 : d.minor(), d.uid() == null ? 0 : d.uid(), d.gid() == null ? 0 : d.gid());
     }
 
-    private static PlanSysctl sysctl(String key, String value, Set<String> types) {
+    /**
+     * One linux.sysctl entry, checked as runc's validator checks it: the ipc keys need an ipc
+     * namespace, net.* a network namespace that is not the runtime's own, kernel.domainname a uts
+     * namespace, kernel.hostname is refused (config.md's hostname field sets it), and anything else
+     * would change the host. As runc, "net/ipv4/ip_forward" is the same key as "net.ipv4.ip_forward".
+     */
+    private static PlanSysctl sysctl(String key, String value, Set<String> types, Linux linux, Host host) {
         String at = "/linux/sysctl/" + key.replace("~", "~0").replace("/", "~1");
-        if (key.isEmpty() || key.contains("/") || key.contains("..") || key.startsWith(".")) {
+        // runc's convertSysctlVariableToDotsSeparator: a key whose first separator is '/' has '.' and '/' swapped
+        int firstSep = indexOfAny(key, "./");
+        boolean slashes = firstSep >= 0 && key.charAt(firstSep) == '/';
+        String dotted = slashes ? swapDotsAndSlashes(key) : key;
+        String path = slashes ? key : key.replace('.', '/');
+        if (key.isEmpty() || key.startsWith("/") || key.startsWith(".") || path.contains("//")
+                || List.of(path.split("/")).contains("..")) {
             throw new InvalidSpecException(at, "not a sysctl name");
         }
         boolean allowed;
-        if (key.startsWith("net.")) {
-            allowed = types.contains("network");
-        } else if (IPC_SYSCTLS.contains(key) || key.startsWith("fs.mqueue.")) {
+        if (IPC_SYSCTLS.contains(dotted) || dotted.startsWith("fs.mqueue.")) {
             allowed = types.contains("ipc");
-        } else if (key.equals("kernel.hostname") || key.equals("kernel.domainname")) {
+        } else if (dotted.startsWith("net.")) {
+            if (types.contains("network") && joinsHostNetns(linux, host)) {
+                throw new InvalidSpecException(at, "sysctl \"" + dotted + "\" is not allowed in the host's network"
+                        + " namespace");
+            }
+            allowed = types.contains("network");
+        } else if (dotted.equals("kernel.hostname") && types.contains("uts")) {
+            throw new InvalidSpecException(at, "sysctl \"kernel.hostname\" is not allowed: it conflicts with the"
+                    + " hostname field (/hostname)");
+        } else if (dotted.equals("kernel.domainname")) {
             allowed = types.contains("uts");
         } else {
-            throw new InvalidSpecException(at, "sysctl \"" + key + "\" is not in any namespace the container has"
+            throw new InvalidSpecException(at, "sysctl \"" + dotted + "\" is not in any namespace the container has"
                     + " and would change the host");
         }
         if (!allowed) {
-            throw new InvalidSpecException(at, "sysctl \"" + key + "\" needs its namespace in /linux/namespaces");
+            throw new InvalidSpecException(at, "sysctl \"" + dotted + "\" needs its namespace in /linux/namespaces");
         }
-        return new PlanSysctl(key.replace('.', '/'), value);
+        return new PlanSysctl(path, value, at);
+    }
+
+    private static boolean joinsHostNetns(Linux linux, Host host) {
+        for (Linux.Namespace ns : list(linux.namespaces())) {
+            if ("network".equals(ns.type()) && ns.path() != null && !ns.path().isEmpty()) {
+                return host.hostNetns().test(ns.path());
+            }
+        }
+        return false;
+    }
+
+    private static int indexOfAny(String s, String chars) {
+        for (int i = 0; i < s.length(); i++) {
+            if (chars.indexOf(s.charAt(i)) >= 0) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static String swapDotsAndSlashes(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        for (char c : s.toCharArray()) {
+            b.append(c == '.' ? '/' : c == '/' ? '.' : c);
+        }
+        return b.toString();
     }
 
     private static long mask(List<String> names, String at, int lastCap, List<String> warnings) {
@@ -898,7 +953,11 @@ record LaunchPlan(
             w.record("rootpropagation", Long.toString(rootPropagation));
         }
         for (PlanSysctl s : sysctls) {
-            w.record("sysctl", s.key(), s.value());
+            if (s.field() == null) {
+                w.record("sysctl", s.key(), s.value());
+            } else {
+                w.record("sysctl", s.key(), s.value(), s.field());
+            }
         }
         for (String p : maskedPaths) {
             w.record("masked", p);
@@ -960,8 +1019,11 @@ record LaunchPlan(
         }
         w.record("user", Long.toString(p.uid()), Long.toString(p.gid()), Long.toString(p.umask()));
         w.record("groups", p.additionalGids().stream().map(String::valueOf).toArray(String[]::new));
-        for (PlanRlimit r : p.rlimits()) {
-            w.record("rlimit", Integer.toString(r.resource()), r.soft().toString(), r.hard().toString());
+        for (int i = 0; i < p.rlimits().size(); i++) {
+            PlanRlimit r = p.rlimits().get(i);
+            // one record per process.rlimits entry, in order: an error names the entry
+            w.record("rlimit", Integer.toString(r.resource()), r.soft().toString(), r.hard().toString(),
+                    "/process/rlimits/" + i);
         }
         CapabilitySets c = p.capabilities();
         if (c != null) {
@@ -972,6 +1034,7 @@ record LaunchPlan(
         if (p.noNewPrivileges()) {
             w.record("nonewprivs");
         }
+        p.attributes().encode(w);
         if (p.seccomp() != null) {
             w.binaryRecord("seccomp", p.seccomp().bpf(),
                     Long.toString(p.seccomp().flags()).getBytes(StandardCharsets.US_ASCII));

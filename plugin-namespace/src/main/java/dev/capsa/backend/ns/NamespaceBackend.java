@@ -79,6 +79,7 @@ public final class NamespaceBackend implements RuntimeBackend {
     /** Stored at create: exec joins the container's session keyring unless create had --no-new-keyring. */
     private static final String NO_NEW_KEYRING = "noNewKeyring";
     private static final Path PROC = Path.of("/proc");
+    private static final Path SYS = Path.of("/sys");
     private static final long GONE_TIMEOUT_MS = 10_000;
 
     /** Foreground monitors of this JVM, by state dir: {@code run} waits on them. */
@@ -120,7 +121,13 @@ public final class NamespaceBackend implements RuntimeBackend {
                 // v2 device rules are an eBPF program (BPF_PROG_TYPE_CGROUP_DEVICE), see docs/cgroups.md
                 new Features.Cgroup(true, true, false, false, true),
                 SeccompCompiler.features(),
-                Features.Enabled.NO, Features.Enabled.NO, Features.Enabled.NO,
+                // as runc, what the runtime implements, not what this host enables: a profile or label is
+                // applied where the module is enabled and refused, naming the field, where it is not
+                Features.Enabled.YES, Features.Enabled.YES,
+                Features.Enabled.NO, // intelRdt: refused (resctrl is not driven by this backend)
+                new Features.MemoryPolicy(
+                        new java.util.TreeSet<>(ProcessAttributes.MEMORY_MODES.keySet()).stream().toList(),
+                        new java.util.TreeSet<>(ProcessAttributes.MEMORY_FLAGS.keySet()).stream().toList()),
                 new Features.MountExtensions(Features.Enabled.NO), Features.Enabled.NO);
         return new Features(DefaultSpec.OCI_VERSION_MIN, DefaultSpec.OCI_VERSION,
                 List.of("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"),
@@ -194,7 +201,8 @@ public final class NamespaceBackend implements RuntimeBackend {
         // runc's setns init: exec'd processes get the container's seccomp filter, compiled from its config.json
         SeccompProgram seccomp = ctx.spec().linux() == null ? null
                 : SeccompCompiler.compile(ctx.spec().linux().seccomp());
-        ExecPlan plan = ExecPlan.of(options, pid, start.getAsLong(), keyring, caller(), lastCap(), cgroup, seccomp);
+        ExecPlan plan = ExecPlan.of(options, pid, start.getAsLong(), keyring, caller(), lastCap(), cgroup, seccomp,
+                ctx.spec().linux(), HostSecurity.probe(SYS));
         plan.warnings().forEach(w -> LOG.warn("container \"{}\": exec: {}", id, w));
         try (InitChannel init = InitChannel.start(InitBinary.path(), socketPath(ctx.stateDir(), "exec"))) {
             init.send(plan.encode());
@@ -498,7 +506,20 @@ public final class NamespaceBackend implements RuntimeBackend {
 
     /** The host facts the plan needs; cgroup v1 hierarchies only on a host without a unified cgroup root. */
     private static LaunchPlan.Host host() {
-        return cgroupHost().withTimeNamespaces(timeNamespaces());
+        return cgroupHost().withTimeNamespaces(timeNamespaces())
+                .withSecurity(HostSecurity.probe(SYS), NamespaceBackend::isOwnNetns);
+    }
+
+    /** Whether {@code path} is this process's network namespace (runc's isHostNetNS: same device and inode). */
+    private static boolean isOwnNetns(String path) {
+        try {
+            Object own = Files.getAttribute(PROC.resolve("self/ns/net"), "unix:ino");
+            Object ownDev = Files.getAttribute(PROC.resolve("self/ns/net"), "unix:dev");
+            Path p = Path.of(path);
+            return own.equals(Files.getAttribute(p, "unix:ino")) && ownDev.equals(Files.getAttribute(p, "unix:dev"));
+        } catch (IOException | UnsupportedOperationException e) {
+            return false; // a path that cannot be read fails when capsa-init joins it, naming it
+        }
     }
 
     /** Whether the kernel has time namespaces (Linux 5.6, CONFIG_TIME_NS): the link exists then. */

@@ -308,10 +308,62 @@ class LaunchPlanTest {
     void namespacedSysctlsOnly() {
         LaunchPlan plan = plan(spec(j -> linux(j).putObject("sysctl").put("net.ipv4.ip_forward", "1")
                 .put("kernel.shmmax", "4096")));
-        assertEquals(List.of(new LaunchPlan.PlanSysctl("net/ipv4/ip_forward", "1"),
-                new LaunchPlan.PlanSysctl("kernel/shmmax", "4096")), plan.sysctls());
+        assertEquals(List.of(new LaunchPlan.PlanSysctl("net/ipv4/ip_forward", "1", "/linux/sysctl/net.ipv4.ip_forward"),
+                new LaunchPlan.PlanSysctl("kernel/shmmax", "4096", "/linux/sysctl/kernel.shmmax")), plan.sysctls());
         assertEquals("/linux/sysctl/kernel.panic",
                 refused(j -> linux(j).putObject("sysctl").put("kernel.panic", "1")).pointer());
+        // runc: the '/' form is the same key, and its path keeps the dots inside a name (a VLAN device)
+        assertEquals(List.of(new LaunchPlan.PlanSysctl("net/ipv4/conf/eth0.100/rp_filter", "1",
+                "/linux/sysctl/net~1ipv4~1conf~1eth0.100~1rp_filter")), plan(spec(j -> linux(j).putObject("sysctl")
+                .put("net/ipv4/conf/eth0.100/rp_filter", "1"))).sysctls());
+        assertEquals("/linux/sysctl/kernel~1panic",
+                refused(j -> linux(j).putObject("sysctl").put("kernel/panic", "1")).pointer());
+        assertEquals("/linux/sysctl/..~1..~1x", refused(j -> linux(j).putObject("sysctl").put("../../x", "1"))
+                .pointer());
+        // runc: kernel.hostname conflicts with the hostname field; kernel.domainname is namespaced by uts
+        assertTrue(refused(j -> linux(j).putObject("sysctl").put("kernel.hostname", "x")).getMessage()
+                .contains("conflicts with the hostname field"));
+        assertEquals("kernel/domainname", plan(spec(j -> linux(j).putObject("sysctl").put("kernel.domainname", "d")))
+                .sysctls().get(0).key());
+        // ipc keys need an ipc namespace, net.* a network namespace
+        assertTrue(refused(j -> {
+            linux(j).putObject("sysctl").put("fs.mqueue.msg_max", "20");
+            removeNamespace(j, "ipc");
+        }).getMessage().contains("needs its namespace"));
+        assertEquals("/linux/sysctl/net.core.somaxconn", refused(j -> {
+            linux(j).putObject("sysctl").put("net.core.somaxconn", "20");
+            removeNamespace(j, "network");
+        }).pointer());
+    }
+
+    @Test
+    void netSysctlsAreRefusedInTheRuntimesOwnNetworkNamespace() {
+        Spec joined = spec(j -> {
+            linux(j).putObject("sysctl").put("net.ipv4.ip_forward", "1");
+            for (var ns : linux(j).get("namespaces")) {
+                if (ns.get("type").asText().equals("network")) {
+                    ((ObjectNode) ns).put("path", "/proc/1/ns/net");
+                }
+            }
+        });
+        LaunchPlan.Host host = V2.withSecurity(HostSecurity.NONE, "/proc/1/ns/net"::equals);
+        InvalidSpecException e = assertThrows(InvalidSpecException.class, () -> LaunchPlan.from("c1", joined, BUNDLE,
+                CreateOptions.defaults(), FILES, host));
+        assertEquals("/linux/sysctl/net.ipv4.ip_forward", e.pointer());
+        assertTrue(e.getMessage().contains("host's network namespace"), e.getMessage());
+        // another network namespace by path is the container's own
+        LaunchPlan.from("c1", joined, BUNDLE, CreateOptions.defaults(), FILES,
+                V2.withSecurity(HostSecurity.NONE, path -> false));
+    }
+
+    private static void removeNamespace(ObjectNode j, String type) {
+        ArrayNode namespaces = (ArrayNode) linux(j).get("namespaces");
+        for (int i = 0; i < namespaces.size(); i++) {
+            if (namespaces.get(i).get("type").asText().equals(type)) {
+                namespaces.remove(i);
+                return;
+            }
+        }
     }
 
     @Test
@@ -509,7 +561,7 @@ class LaunchPlanTest {
         ExecPlan exec = ExecPlan.of(new dev.capsa.spi.ExecOptions(process, false, null, null, 0), 77, 1234,
                 "_ses.c1", LaunchPlan.Caller.NONE, 40, new LaunchPlan.PlanCgroup(
                         List.of(Path.of("/cg/c1/cgroup.procs")), List.of(Path.of("/cg/cgroup.procs"))),
-                new SeccompProgram(new byte[] {6, 0, 0, 0, 0, 0, (byte) 0xff, 0x7f}, 4));
+                new SeccompProgram(new byte[] {6, 0, 0, 0, 0, 0, (byte) 0xff, 0x7f}, 4), null, HostSecurity.NONE);
         assertTrue(exec.foreground());
         String text = new String(exec.encode(), StandardCharsets.UTF_8);
         assertTrue(text.startsWith("version 1\n1:1\ncgroupjoin 1\n19:/cg/c1/cgroup.procs\ncgroupleave 1\n"
