@@ -1,5 +1,6 @@
 package dev.capsa.cli;
 
+import dev.capsa.os.Caller;
 import com.google.inject.Guice;
 import com.google.inject.Injector;
 import com.google.inject.Stage;
@@ -75,7 +76,7 @@ public final class CapsaCommand implements Callable<Integer> {
     PrintStream err;
     private Injector injector;
 
-    static int execute(String[] args, PrintStream out, PrintStream err) {
+    public static int execute(String[] args, PrintStream out, PrintStream err) {
         CapsaCommand root = new CapsaCommand();
         root.out = out;
         root.err = err;
@@ -113,6 +114,9 @@ public final class CapsaCommand implements Callable<Integer> {
 
     /** Exit 1 with the message on stderr, and as an error line in --log where the engines look for it. */
     private int fail(Exception e) {
+        if (e instanceof dev.capsa.os.OwnProcessRequired) {
+            return 1; // under the capsa server: the client runs the command again in a JVM of its own
+        }
         String message = e instanceof CapsaException ? e.getMessage() : "internal error: " + e;
         if (LogSink.get().toFile()) {
             LogSink.get().write(org.slf4j.event.Level.ERROR, message);
@@ -135,14 +139,14 @@ public final class CapsaCommand implements Callable<Integer> {
 
     Path pluginsDir() {
         if (plugins != null) {
-            return plugins.toAbsolutePath();
+            return Caller.resolve(plugins);
         }
-        String env = System.getenv("CAPSA_PLUGINS");
+        String env = Caller.env("CAPSA_PLUGINS");
         if (env != null && !env.isBlank()) {
-            return Path.of(env).toAbsolutePath();
+            return Caller.resolve(env);
         }
         String home = System.getProperty("capsa.home");
-        return home != null ? Path.of(home, "plugins") : Path.of("plugins").toAbsolutePath();
+        return home != null ? Path.of(home, "plugins") : Caller.resolve("plugins");
     }
 
     /** The engine, built on first use: commands that don't need it (spec, --version) never pay for Guice. */

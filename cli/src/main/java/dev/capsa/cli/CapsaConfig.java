@@ -1,5 +1,6 @@
 package dev.capsa.cli;
 
+import dev.capsa.os.Caller;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.capsa.engine.EngineSettings;
 import dev.capsa.error.CapsaException;
@@ -28,10 +29,10 @@ record CapsaConfig(String defaultBackend, HookSettings hooks) {
     record Source(Path file, String from) {
         static Source of(Path flag, String env) {
             if (flag != null) {
-                return new Source(flag, "--config");
+                return new Source(Caller.resolve(flag), "--config");
             }
             if (env != null && !env.isBlank()) {
-                return new Source(Path.of(env), "CAPSA_CONFIG");
+                return new Source(Caller.resolve(env), "CAPSA_CONFIG");
             }
             return new Source(DEFAULT_PATH, null);
         }
@@ -39,7 +40,7 @@ record CapsaConfig(String defaultBackend, HookSettings hooks) {
 
     /** @param flag the {@code --config} flag, or null */
     static CapsaConfig load(Path flag) {
-        return load(Source.of(flag, System.getenv("CAPSA_CONFIG")));
+        return load(Source.of(flag, Caller.env("CAPSA_CONFIG")));
     }
 
     /** A file named explicitly (flag or environment) must exist; the default path may be absent. */

@@ -1,5 +1,6 @@
 package dev.capsa.cli;
 
+import dev.capsa.os.Caller;
 import dev.capsa.spi.CreateOptions;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -26,15 +27,15 @@ final class CreateFlags {
     int preserveFds;
 
     Path bundleDir() {
-        return (bundle == null ? Path.of("") : bundle).toAbsolutePath().normalize();
+        return Caller.resolve(bundle == null ? Path.of("") : bundle);
     }
 
     Path pidFileAbsolute() {
-        return pidFile == null ? null : pidFile.toAbsolutePath();
+        return pidFile == null ? null : Caller.resolve(pidFile);
     }
 
     CreateOptions options(boolean foreground) {
-        return new CreateOptions(consoleSocket == null ? null : consoleSocket.toAbsolutePath(), noPivot, noNewKeyring,
+        return new CreateOptions(consoleSocket == null ? null : Caller.resolve(consoleSocket), noPivot, noNewKeyring,
                 preserveFds, foreground);
     }
 }

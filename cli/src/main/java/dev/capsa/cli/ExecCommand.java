@@ -1,5 +1,6 @@
 package dev.capsa.cli;
 
+import dev.capsa.os.Caller;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.capsa.error.CapsaException;
@@ -77,8 +78,8 @@ final class ExecCommand implements Callable<Integer> {
         }
         ProcessSpec spec = process != null ? fromFile() : fromFlags();
         ExecOptions options = new ExecOptions(spec, detach,
-                consoleSocket == null ? null : consoleSocket.toAbsolutePath(),
-                pidFile == null ? null : pidFile.toAbsolutePath(), preserveFds);
+                consoleSocket == null ? null : Caller.resolve(consoleSocket),
+                pidFile == null ? null : Caller.resolve(pidFile), preserveFds);
         return root.engine().exec(id, options);
     }
 
@@ -86,7 +87,7 @@ final class ExecCommand implements Callable<Integer> {
         if (!command.isEmpty()) {
             throw new CapsaException("exec: give the command in --process or as arguments, not both");
         }
-        return SpecLoader.loadProcess(process.toAbsolutePath());
+        return SpecLoader.loadProcess(Caller.resolve(process));
     }
 
     /** runc: the container's own process settings, with the command and the flags on top. */

@@ -8,6 +8,9 @@ public final class Main {
     }
 
     public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("__serve")) {
+            System.exit(dev.capsa.cli.server.Server.serve(args)); // bin/capsa, the client, starts it
+        }
         int code = run(args, System.out, System.err);
         System.out.flush();
         System.exit(code);

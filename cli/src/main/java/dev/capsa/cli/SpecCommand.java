@@ -1,5 +1,6 @@
 package dev.capsa.cli;
 
+import dev.capsa.os.Caller;
 import dev.capsa.error.AlreadyExistsException;
 import dev.capsa.error.CapsaException;
 import dev.capsa.error.NotFoundException;
@@ -31,7 +32,7 @@ final class SpecCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Path dir = (bundle == null ? Path.of("") : bundle).toAbsolutePath().normalize();
+        Path dir = Caller.resolve(bundle == null ? Path.of("") : bundle);
         if (!Files.isDirectory(dir)) {
             throw new NotFoundException("bundle directory " + dir + " does not exist");
         }

@@ -115,7 +115,7 @@ final class UpdateCommand implements Callable<Integer> {
                 InputStream in = System.in;
                 tree = Json.mapper().readTree(in);
             } else {
-                tree = Json.mapper().readTree(Files.readAllBytes(java.nio.file.Path.of(resources)));
+                tree = Json.mapper().readTree(Files.readAllBytes(dev.capsa.os.Caller.resolve(resources)));
             }
             if (tree == null || !tree.isObject()) {
                 throw new CapsaException("--resources " + resources + ": expected a JSON object (linux.resources)");

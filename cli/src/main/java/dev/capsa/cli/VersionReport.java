@@ -45,6 +45,9 @@ final class VersionReport {
         root.out.println("capsa version " + v.getProperty("version", "unknown"));
         root.out.println("spec: " + v.getProperty("ociVersion", "unknown"));
         root.out.println("java: " + System.getProperty("java.version"));
+        // which JVM ran this: the capsa server's (docs/server.md), or one of the command's own
+        root.out.println(dev.capsa.cli.server.Server.running()
+                ? "server: pid " + ProcessHandle.current().pid() : "server: no (a JVM of its own)");
         Path plugins = root.pluginsDir();
         PluginCatalog catalog = new PluginCatalog(plugins);
         List<String[]> backends = new ArrayList<>();

@@ -71,11 +71,12 @@ public final class Engine {
     /** runtime.md create: everything up to the user's process, which waits for start. */
     public ContainerView create(String id, Path bundle, CreateOptions options, Path pidFile) {
         ContainerIds.check(id);
-        Path absBundle = bundle.toAbsolutePath().normalize();
+        Path absBundle = dev.capsa.os.Caller.resolve(bundle);
         Spec spec = SpecLoader.load(absBundle);
         SpecValidator.validate(spec, absBundle);
         String backendName = chooseBackend(spec);
         RuntimeBackend backend = availableBackend(backendName);
+        ownProcessUnlessLaunchedThroughCaller(backend);
 
         ContainerLock lock = store.createAndLock(id);
         StoredContainer container = null;
@@ -264,7 +265,10 @@ public final class Engine {
     }
 
     public int exec(String id, ExecOptions options) {
-        StoredContainer container = locked(id, "exec in", EnumSet.of(Status.CREATED, Status.RUNNING), (c, b) -> c);
+        StoredContainer container = locked(id, "exec in", EnumSet.of(Status.CREATED, Status.RUNNING), (c, b) -> {
+            ownProcessUnlessLaunchedThroughCaller(b);
+            return c;
+        });
         // the exec'd process may run for long; it must not hold the container's lock
         return backendOf(container).exec(container, options);
     }
@@ -308,6 +312,13 @@ public final class Engine {
             throw new WrongStateException("container \"" + id + "\" is stopped: it has no statistics");
         }
         return backend.stats(container);
+    }
+
+    private static void ownProcessUnlessLaunchedThroughCaller(RuntimeBackend backend) {
+        if (!backend.launchesThroughCaller()) {
+            dev.capsa.os.Caller.current().launcher().requireOwnProcess("backend " + backend.name()
+                    + " starts its processes itself");
+        }
     }
 
     /** A backend that exists and can run here, or a clear error naming it and why not. */
@@ -442,7 +453,7 @@ public final class Engine {
 
     private static void writePidFile(Path pidFile, long pid) throws IOException {
         // runc writes the pid file atomically: a reader never sees it half-written
-        Path abs = pidFile.toAbsolutePath();
+        Path abs = dev.capsa.os.Caller.resolve(pidFile);
         Path temp = abs.resolveSibling("." + abs.getFileName() + ".tmp");
         Files.writeString(temp, Long.toString(pid));
         Files.move(temp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

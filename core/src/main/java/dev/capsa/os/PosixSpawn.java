@@ -77,6 +77,9 @@ public final class PosixSpawn {
 
         int posix_spawn_file_actions_addclose(Pointer actions, int fd);
 
+        /** glibc 2.29: the child's working directory. */
+        int posix_spawn_file_actions_addchdir_np(Pointer actions, Pointer path);
+
         /** glibc 2.34 and later. */
         int posix_spawn_file_actions_addclosefrom_np(Pointer actions, int from);
 
@@ -344,6 +347,14 @@ public final class PosixSpawn {
                 check("posix_spawn_file_actions_addopen", c.posix_spawn_file_actions_addopen(actions, 1,
                         cString(rt, "/dev/null"), O_WRONLY, 0), path);
                 closeFrom3(actions, path);
+                // runc's hooks run in runc's working directory: the caller's, also under the capsa server
+                String cwd = Caller.current().cwd().toString();
+                try {
+                    check("posix_spawn_file_actions_addchdir_np",
+                            c.posix_spawn_file_actions_addchdir_np(actions, cString(rt, cwd)), path);
+                } catch (UnsatisfiedLinkError e) {
+                    // glibc before 2.29: the JVM's own working directory, which is the caller's outside the server
+                }
                 Pointer all = Memory.allocateDirect(rt, OPAQUE_SIZE, true);
                 Pointer none = Memory.allocateDirect(rt, OPAQUE_SIZE, true);
                 c.sigfillset(all);

@@ -37,6 +37,16 @@ public interface RuntimeBackend extends ExtensionPoint {
     /** Removes everything the backend made; with force, kills a live container first. */
     void delete(ContainerContext ctx, boolean force);
 
+    /**
+     * Whether every process this backend starts for create, run and exec comes from
+     * {@code Caller.current().launcher()} (dev.capsa.os). Under the capsa server only such a
+     * backend's create, run and exec are served there; the others run in a JVM of the caller's own,
+     * so that what they start descends from the engine, as an engine expects.
+     */
+    default boolean launchesThroughCaller() {
+        return false;
+    }
+
     default int exec(ContainerContext ctx, ExecOptions options) {
         throw BackendUnavailableException.unsupported(name(), "exec");
     }

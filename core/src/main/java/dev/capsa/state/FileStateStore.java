@@ -41,7 +41,7 @@ public final class FileStateStore implements StateStore {
     private final Duration lockWait;
 
     public FileStateStore(Path root, Duration lockWait) {
-        this.root = root.toAbsolutePath().normalize();
+        this.root = dev.capsa.os.Caller.resolve(root);
         this.lockWait = lockWait;
     }
 

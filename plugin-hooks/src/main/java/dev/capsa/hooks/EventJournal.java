@@ -56,7 +56,7 @@ public final class EventJournal implements LifecycleHook {
     }
 
     EventJournal(Path root, Clock clock) {
-        this.root = root.toAbsolutePath().normalize();
+        this.root = dev.capsa.os.Caller.resolve(root);
         this.clock = clock;
     }
 

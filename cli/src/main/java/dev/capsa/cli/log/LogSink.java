@@ -20,6 +20,9 @@ public final class LogSink {
     public enum Format { TEXT, JSON }
 
     private static volatile LogSink current = new LogSink(System.err, Format.TEXT, Level.WARN, null);
+    /** Under the capsa server each request has its sink, on its thread and the threads it starts. */
+    private static final InheritableThreadLocal<LogSink> BOUND = new InheritableThreadLocal<>();
+    private static volatile boolean server;
 
     private final PrintStream out;
     private final Format format;
@@ -38,14 +41,38 @@ public final class LogSink {
         PrintStream out = stderr;
         OutputStream file = null;
         if (logFile != null) {
-            file = new FileOutputStream(logFile.toFile(), true);
+            file = new FileOutputStream(dev.capsa.os.Caller.resolve(logFile).toFile(), true);
             out = new PrintStream(file, true, StandardCharsets.UTF_8);
         }
-        current = new LogSink(out, format, debug ? Level.DEBUG : Level.WARN, file);
+        LogSink sink = new LogSink(out, format, debug ? Level.DEBUG : Level.WARN, file);
+        if (server) {
+            BOUND.set(sink);
+        } else {
+            current = sink;
+        }
+    }
+
+    /** The capsa server: from now on {@link #configure} binds the sink to the request's thread. */
+    public static void serverMode() {
+        server = true;
+    }
+
+    /** The end of a server request: its --log file is closed. */
+    public static void release() {
+        LogSink sink = BOUND.get();
+        BOUND.remove();
+        if (sink != null && sink.file != null) {
+            try {
+                sink.file.close();
+            } catch (IOException e) {
+                // the lines are written; closing is tidiness
+            }
+        }
     }
 
     public static LogSink get() {
-        return current;
+        LogSink sink = BOUND.get();
+        return sink != null ? sink : current;
     }
 
     public boolean enabled(Level level) {

@@ -1,6 +1,8 @@
 package dev.capsa.backend.ns;
 
 import dev.capsa.error.CapsaException;
+import dev.capsa.os.Caller;
+import dev.capsa.os.Child;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -22,12 +24,13 @@ import java.util.concurrent.TimeUnit;
  * A running capsa-init and the control connection to it. The JDK cannot hand a child an extra
  * descriptor, so Java listens on a unix socket that only root can reach (in the container's state
  * directory) and capsa-init connects to it; stdio 0, 1 and 2 are the caller's, inherited, because
- * the container's process keeps them (runc without a terminal does the same).
+ * the container's process keeps them (runc without a terminal does the same). The caller's
+ * {@link dev.capsa.os.Launcher} starts it, so that under the capsa server it is the client's child.
  */
 final class InitChannel implements AutoCloseable {
     private static final long CONNECT_TIMEOUT_MS = 10_000;
 
-    private final Process process;
+    private final Child process;
     private final SocketChannel channel;
     private final BufferedReader reader;
     private final OutputStream writer;
@@ -36,7 +39,7 @@ final class InitChannel implements AutoCloseable {
     record Report(String kind, String rest) {
     }
 
-    private InitChannel(Process process, SocketChannel channel) {
+    private InitChannel(Child process, SocketChannel channel) {
         this.process = process;
         this.channel = channel;
         this.reader = new BufferedReader(new InputStreamReader(Channels.newInputStream(channel), StandardCharsets.UTF_8));
@@ -52,10 +55,10 @@ final class InitChannel implements AutoCloseable {
                 server.bind(UnixDomainSocketAddress.of(socket));
                 server.configureBlocking(false);
                 server.register(selector, SelectionKey.OP_ACCEPT);
-                ProcessBuilder pb = new ProcessBuilder(List.of(binary.toString(), "--control", socket.toString()))
-                        .inheritIO();
-                pb.environment().clear(); // the container's environment comes from the plan alone
-                Process process = pb.start();
+                // a child of the caller (under the capsa server, of the client the engine ran), with
+                // the caller's stdio and no environment: the container's comes from the plan alone
+                Child process = Caller.current().launcher().start(
+                        List.of(binary.toString(), "--control", socket.toString()));
                 long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(CONNECT_TIMEOUT_MS);
                 try {
                     while (true) {
@@ -86,7 +89,7 @@ final class InitChannel implements AutoCloseable {
         }
     }
 
-    Process process() {
+    Child process() {
         return process;
     }
 

@@ -2,6 +2,9 @@ package dev.capsa.backend.ns;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.capsa.error.CapsaException;
+import dev.capsa.os.Caller;
+import dev.capsa.os.Child;
+import dev.capsa.os.Launcher;
 import dev.capsa.error.HookFailedException;
 import dev.capsa.error.SyscallException;
 import dev.capsa.error.WrongStateException;
@@ -83,7 +86,8 @@ public final class NamespaceBackend implements RuntimeBackend {
     private static final long GONE_TIMEOUT_MS = 10_000;
 
     /** Foreground monitors of this JVM, by state dir: {@code run} waits on them. */
-    private static final Map<Path, Process> MONITORS = new ConcurrentHashMap<>();
+    private static final Map<Path, Child> MONITORS = new ConcurrentHashMap<>();
+    private static final java.util.concurrent.atomic.AtomicLong SOCKETS = new java.util.concurrent.atomic.AtomicLong();
 
     private final CapsaSettings settings;
 
@@ -133,6 +137,12 @@ public final class NamespaceBackend implements RuntimeBackend {
                 List.of("prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"),
                 MountOptions.supported(), linux,
                 Map.of(DEVICES_ANNOTATION, "devices.allow/deny on v1, eBPF BPF_CGROUP_DEVICE program on v2"), null);
+    }
+
+    /** capsa-init, the only process this backend starts, comes from the caller's launcher (InitChannel). */
+    @Override
+    public boolean launchesThroughCaller() {
+        return true;
     }
 
     @Override
@@ -230,7 +240,7 @@ public final class NamespaceBackend implements RuntimeBackend {
                 return 0;
             }
             long target = execPid;
-            try (SignalForwarder forwarder = new SignalForwarder(signal -> forwardTo(ctx, target, signal))) {
+            try (Launcher.Forwarding forwarder = Caller.current().launcher().forwardSignals(signal -> forwardTo(ctx, target, signal))) {
                 return init.process().waitFor();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -314,7 +324,7 @@ public final class NamespaceBackend implements RuntimeBackend {
         // what is left in the cgroup (exec'd processes outside the pid namespace cannot be, but a
         // partly created container's may), then its directories in every hierarchy
         cgroup.ifPresent(c -> c.destroy(ctx.os(), ctx.id()));
-        Process monitor = MONITORS.remove(ctx.stateDir());
+        Child monitor = MONITORS.remove(ctx.stateDir());
         if (monitor != null) {
             try {
                 monitor.waitFor(GONE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
@@ -333,8 +343,8 @@ public final class NamespaceBackend implements RuntimeBackend {
     @Override
     public int waitExit(ContainerContext ctx) {
         long pid = ctx.pid().orElseThrow(() -> new CapsaException("container \"" + ctx.id() + "\" has no process"));
-        Process monitor = MONITORS.get(ctx.stateDir());
-        try (SignalForwarder forwarder = new SignalForwarder(signal -> forward(ctx, pid, signal))) {
+        Child monitor = MONITORS.get(ctx.stateDir());
+        try (Launcher.Forwarding forwarder = Caller.current().launcher().forwardSignals(signal -> forward(ctx, pid, signal))) {
             if (monitor != null) {
                 return monitor.waitFor();
             }
@@ -400,10 +410,11 @@ public final class NamespaceBackend implements RuntimeBackend {
 
     /** Who runs capsa, for --preserve-fds; systemd socket activation counts only when meant for us (LISTEN_PID). */
     private static LaunchPlan.Caller caller() {
-        long self = ProcessHandle.current().pid();
+        // under the capsa server the caller is the client: its pid and environment, its descriptors
+        long self = Caller.current().pid();
         int listen = 0;
-        String fds = System.getenv("LISTEN_FDS");
-        if (fds != null && String.valueOf(self).equals(System.getenv("LISTEN_PID"))) {
+        String fds = Caller.env("LISTEN_FDS");
+        if (fds != null && String.valueOf(self).equals(Caller.env("LISTEN_PID"))) {
             try {
                 listen = Math.max(0, Integer.parseInt(fds.trim()));
             } catch (NumberFormatException e) {
@@ -424,7 +435,7 @@ public final class NamespaceBackend implements RuntimeBackend {
     /** The pid file: a temp file renamed over it, so a reader never sees half of it (as runc). */
     private static void writePidFile(Path file, long pid) {
         try {
-            Path dir = file.toAbsolutePath().getParent();
+            Path dir = Caller.resolve(file).getParent();
             Path temp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
             try {
                 Files.writeString(temp, Long.toString(pid));
@@ -472,7 +483,7 @@ public final class NamespaceBackend implements RuntimeBackend {
         }
     }
 
-    private static String exitNote(Process process) {
+    private static String exitNote(Child process) {
         try {
             if (process.waitFor(200, TimeUnit.MILLISECONDS)) {
                 return " (it exited with status " + process.exitValue() + ")";
@@ -497,7 +508,9 @@ public final class NamespaceBackend implements RuntimeBackend {
         } catch (IOException e) {
             throw new CapsaException("cannot create " + InitBinary.DIR + ": " + e.getMessage(), e);
         }
-        return InitBinary.DIR.resolve("init-" + ProcessHandle.current().pid() + "-" + System.nanoTime() + ".sock");
+        // unique per command, also among the commands the capsa server runs at once
+        return InitBinary.DIR.resolve("init-" + ProcessHandle.current().pid() + "-" + SOCKETS.incrementAndGet() + "-"
+                + System.nanoTime() + ".sock");
     }
 
     private static int lastCap() {

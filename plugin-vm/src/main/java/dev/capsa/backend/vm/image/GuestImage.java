@@ -28,7 +28,7 @@ public final class GuestImage {
     }
 
     public static GuestImage fromEnvironment() {
-        String configured = System.getenv("CAPSA_GUEST_DIR");
+        String configured = dev.capsa.os.Caller.env("CAPSA_GUEST_DIR");
         if (configured == null || configured.isBlank()) {
             return new GuestImage(DEFAULT_DIR);
         }

@@ -26,7 +26,7 @@ public final class QemuHypervisor implements Hypervisor {
 
     /** The binary named by CAPSA_QEMU, else qemu-system-x86_64 from PATH. */
     public static QemuHypervisor fromEnvironment() {
-        String configured = System.getenv("CAPSA_QEMU");
+        String configured = dev.capsa.os.Caller.env("CAPSA_QEMU");
         return new QemuHypervisor(configured != null && !configured.isBlank() ? configured : BINARY);
     }
 
@@ -117,7 +117,7 @@ public final class QemuHypervisor implements Hypervisor {
             Path p = Path.of(program);
             return Files.isExecutable(p) ? p : null;
         }
-        String path = System.getenv().getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin");
+        String path = java.util.Objects.requireNonNullElse(dev.capsa.os.Caller.env("PATH"), "/usr/local/bin:/usr/bin:/bin");
         for (String dir : path.split(":")) {
             if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, program))) {
                 return Path.of(dir, program);

@@ -1,4 +1,4 @@
-package dev.capsa.backend.ns;
+package dev.capsa.os;
 
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Method;
@@ -12,18 +12,20 @@ import org.slf4j.LoggerFactory;
 /**
  * While a foreground {@code run} waits, the signals a user sends to capsa (Ctrl-C, kill) go to the
  * container's process instead of ending the JVM and orphaning the container, as runc's signal
- * proxy does. The container's process is the one to decide; its exit ends the wait.
+ * proxy does. The container's
+ * process is the one to decide; its exit ends the wait. This is {@link LocalLauncher}'s way, for
+ * a JVM that is its own caller.
  *
  * <p>Uses {@code sun.misc.Signal} (module jdk.unsupported) through reflection: it is the only JDK
  * way to catch a signal, and reflection keeps the build free of proprietary-API warnings.
  */
-final class SignalForwarder implements AutoCloseable {
-    private static final Logger LOG = LoggerFactory.getLogger(SignalForwarder.class);
+final class SignalProxy implements Launcher.Forwarding {
+    private static final Logger LOG = LoggerFactory.getLogger(SignalProxy.class);
     private static final List<String> FORWARDED = List.of("INT", "TERM", "HUP", "USR1", "USR2");
 
     private final List<Object[]> previous = new ArrayList<>(); // {Signal, old handler}
 
-    SignalForwarder(IntConsumer target) {
+    SignalProxy(IntConsumer target) {
         try {
             Class<?> signalClass = Class.forName("sun.misc.Signal");
             Class<?> handlerClass = Class.forName("sun.misc.SignalHandler");
