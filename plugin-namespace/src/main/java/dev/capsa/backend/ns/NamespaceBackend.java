@@ -148,6 +148,7 @@ public final class NamespaceBackend implements RuntimeBackend {
     @Override
     public void create(ContainerContext ctx, CreateOptions options) {
         Path stateDir = ctx.stateDir();
+        long t0 = System.nanoTime();
         LaunchPlan plan = LaunchPlan.from(ctx.id(), ctx.spec(), ctx.bundle(), options,
                 new LaunchPlan.Files(ExecFifo.of(stateDir), options.foreground() ? stateDir.resolve(EXIT_FILE) : null),
                 host(), caller());
@@ -155,10 +156,14 @@ public final class NamespaceBackend implements RuntimeBackend {
         if (options.noNewKeyring()) {
             ctx.putData(NO_NEW_KEYRING, "true");
         }
+        long t1 = System.nanoTime();
         // made and written before capsa-init runs; on a failure from here on the engine's delete removes it
         ContainerCgroup cgroup = ContainerCgroup.create(ctx, settings.systemdCgroup());
         plan = plan.withCgroup(cgroup.plan(options.foreground()));
+        long t2 = System.nanoTime();
         try (InitChannel init = InitChannel.start(InitBinary.path(), socketPath(stateDir, "init"))) {
+            LOG.debug("container \"{}\": plan {} ms, cgroup {} ms, capsa-init connected {} ms", ctx.id(),
+                    (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, (System.nanoTime() - t2) / 1_000_000);
             init.send(plan.encode());
             for (InitChannel.Report r = init.next(); r != null; r = init.next()) {
                 switch (r.kind()) {
