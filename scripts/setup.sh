@@ -38,6 +38,8 @@ required=(
   # engines that drive Capsa in the integration tests
   "podman podman"
   "containerd containerd"
+  "docker.io /usr/sbin/dockerd"   # DockerIT starts a private dockerd; the package's own service stays off
+  "python3-grpcio -"     # ContainerdIT's CRI client (Debian packages no crictl)
 )
 
 installed() { # package probe
@@ -75,8 +77,21 @@ if ((${#missing[@]} > 0)) || [[ -z $jdk ]]; then
     missing+=("$jdk_pkg")
   fi
   echo "setup.sh: installing ${missing[*]}" >&2
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null ||
-    die "apt-get install ${missing[*]} failed"
+  # Packages such as docker.io start their system service on install (on a machine without
+  # systemd through invoke-rc.d): a system dockerd would add a bridge and iptables rules to the
+  # host. Debian's policy-rc.d hook (exit 101: "action forbidden") stops that; one is put in
+  # place for the install only, unless the machine already has its own.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\n# scripts/setup.sh: no service starts while it installs packages\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=1
+  fi
+  status=0
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || status=$?
+  ((own_policy == 0)) || rm -f "$policy"
+  ((status == 0)) || die "apt-get install ${missing[*]} failed"
   [[ -n $jdk ]] || jdk=$(capsa_find_jdk)
   [[ -n $jdk ]] || die "installed a JDK but found none >= 21 under /usr/lib/jvm: install a JDK 21+ and set JAVA_HOME"
 fi

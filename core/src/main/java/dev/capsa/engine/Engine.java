@@ -167,9 +167,15 @@ public final class Engine {
         return views;
     }
 
-    /** runtime.md kill: a created or running (or paused) container only. */
+    /**
+     * runtime.md kill: a created or running (or paused) container only. As runc, {@code kill --all}
+     * of a stopped container signals whatever is left of it: containerd's runc shim sends it when
+     * the init of a container without its own pid namespace (a Kubernetes pod's shared one) exits,
+     * and treats a failure as a failed stop. A stopped container's error says "container not
+     * running", runc's words, which the shim reads as "process already finished".
+     */
     public void kill(String id, int signal, boolean all) {
-        locked(id, "kill", LIVE, (container, backend) -> {
+        locked(id, "kill", all ? KILLABLE_ALL : LIVE, (container, backend) -> {
             backend.kill(container, signal, all);
             return null;
         });
@@ -339,6 +345,8 @@ public final class Engine {
 
     /** runtime.md: kill (and update) apply to a container whose process exists. */
     private static final Set<Status> LIVE = EnumSet.of(Status.CREATED, Status.RUNNING, Status.PAUSED);
+    private static final Set<Status> KILLABLE_ALL = EnumSet.of(Status.CREATED, Status.RUNNING, Status.PAUSED,
+            Status.STOPPED);
 
     private interface LockedOperation<T> {
         T apply(StoredContainer container, RuntimeBackend backend);
@@ -351,7 +359,10 @@ public final class Engine {
             RuntimeBackend backend = backendOf(container);
             Status status = status(container, backend);
             if (!allowed.contains(status)) {
-                throw new WrongStateException("cannot " + verb + " container \"" + id + "\": it is " + status.json());
+                // runc's ErrNotRunning text, which containerd's shim and Docker match on
+                String why = status == Status.STOPPED && verb.equals("kill") ? "container not running"
+                        : "it is " + status.json();
+                throw new WrongStateException("cannot " + verb + " container \"" + id + "\": " + why);
             }
             return operation.apply(container, backend);
         }

@@ -31,7 +31,11 @@ public interface RuntimeBackend extends ExtensionPoint {
     /** The live status: CREATED, RUNNING, PAUSED or STOPPED, worked out from the system. */
     Status status(ContainerContext ctx);
 
-    /** Sends a signal to the container's process, or to all its processes. */
+    /**
+     * Sends a signal to the container's process, or to all its processes. With {@code all} the
+     * container may be STOPPED: then whatever is left of it (processes still in its cgroup) gets
+     * the signal, and nothing left is no error.
+     */
     void kill(ContainerContext ctx, int signal, boolean all);
 
     /** Removes everything the backend made; with force, kills a live container first. */

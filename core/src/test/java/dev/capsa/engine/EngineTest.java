@@ -118,13 +118,17 @@ class EngineTest {
         e.kill("c1", 15, false);
         assertEquals(Status.STOPPED, e.state("c1").status());
         assertEquals(0, e.state("c1").pid(), "a stopped container shows no pid");
-        assertThrows(WrongStateException.class, () -> e.kill("c1", 15, false));
+        WrongStateException stopped = assertThrows(WrongStateException.class, () -> e.kill("c1", 15, false));
+        // runc's words: containerd's shim maps them to "process already finished"
+        assertEquals("cannot kill container \"c1\": container not running", stopped.getMessage());
+        e.kill("c1", 9, true); // runc: kill --all of a stopped container signals what is left, if anything
         assertThrows(WrongStateException.class, () -> e.start("c1"));
 
         e.delete("c1", false);
         assertThrows(NotFoundException.class, () -> e.state("c1"));
         assertFalse(Files.exists(root.resolve("c1")));
-        assertEquals(List.of("ns:create c1", "ns:start c1", "ns:kill c1 15", "ns:delete c1"), calls);
+        assertEquals(List.of("ns:create c1", "ns:start c1", "ns:kill c1 15", "ns:kill c1 9 all", "ns:delete c1"),
+                calls);
     }
 
     @Test

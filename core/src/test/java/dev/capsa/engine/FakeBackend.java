@@ -81,6 +81,9 @@ final class FakeBackend implements RuntimeBackend {
     @Override
     public void kill(ContainerContext ctx, int signal, boolean all) {
         calls.add(name + ":kill " + ctx.id() + " " + signal + (all ? " all" : ""));
+        if (all && !os.alive(ctx.pid().orElseThrow())) {
+            return;
+        }
         os.kill(ctx.pid().orElseThrow(), signal);
     }
 

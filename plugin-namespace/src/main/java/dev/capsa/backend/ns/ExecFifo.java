@@ -88,7 +88,7 @@ final class ExecFifo {
         if (detail.startsWith("startContainer hook ")) {
             throw new HookFailedException("container \"" + id + "\": " + detail);
         }
-        throw new CapsaException("container \"" + id + "\": unable to start container process: " + detail);
+        throw NamespaceBackend.startFailed(id, detail);
     }
 
     private static void unblock(Path fifo) {

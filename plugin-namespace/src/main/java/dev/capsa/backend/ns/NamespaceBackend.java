@@ -272,6 +272,11 @@ public final class NamespaceBackend implements RuntimeBackend {
 
     @Override
     public void kill(ContainerContext ctx, int signal, boolean all) {
+        if (all && !ctx.processAlive()) {
+            // stopped: what is left in its cgroup (children of an init that shared a pid namespace)
+            ContainerCgroup.of(ctx).ifPresent(cgroup -> cgroup.signalAll(ctx.os(), signal));
+            return;
+        }
         long pid = ctx.pid().orElseThrow(() -> new CapsaException("container \"" + ctx.id() + "\" has no process"));
         if (!ctx.processAlive()) {
             throw new CapsaException("container \"" + ctx.id() + "\": its process is gone");
@@ -474,10 +479,25 @@ public final class NamespaceBackend implements RuntimeBackend {
             return new HookFailedException("container \"" + id + "\": " + detail);
         }
         if (step.equals("exec")) {
-            // runc's wording, which engines and people grep for
-            return new CapsaException("container \"" + id + "\": unable to start container process: " + detail);
+            return startFailed(id, detail);
         }
         return new SyscallException(step, errno, detail);
+    }
+
+    /**
+     * The container's process could not be exec'd: runc's wording, which engines and people grep
+     * for. capsa-init ends the detail with strerror's text ("No such file or directory"); runc's
+     * ends with Go's, the same words in lower case, and Docker maps a start error that contains
+     * "no such file or directory" or "executable file not found" to exit code 127 and
+     * "permission denied" to 126, so the text is given Go's case.
+     */
+    static CapsaException startFailed(String id, String detail) {
+        int at = detail.lastIndexOf(": ");
+        String reason = at < 0 ? "" : detail.substring(at + 2);
+        if (reason.matches("[A-Z][a-z][a-z ]*")) {
+            detail = detail.substring(0, at + 2) + Character.toLowerCase(reason.charAt(0)) + reason.substring(1);
+        }
+        return new CapsaException("container \"" + id + "\": unable to start container process: " + detail);
     }
 
     private static int parseErrno(String text) {

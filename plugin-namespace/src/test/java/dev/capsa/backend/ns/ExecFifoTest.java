@@ -42,8 +42,22 @@ class ExecFifoTest {
         CapsaException exec = assertThrows(CapsaException.class,
                 () -> ExecFifo.check("0exec /bin/x: Permission denied".getBytes(StandardCharsets.UTF_8), "c1"));
         assertFalse(exec instanceof HookFailedException);
-        assertEquals("container \"c1\": unable to start container process: exec /bin/x: Permission denied",
+        // Go's wording, as runc's: Docker maps "permission denied" to exit code 126
+        assertEquals("container \"c1\": unable to start container process: exec /bin/x: permission denied",
                 exec.getMessage());
+    }
+
+    @Test
+    void execFailuresAtCreateUseGosWordingForTheErrno() {
+        // what capsa-init reports when the program is missing: "error exec ERRNO DETAIL"
+        CapsaException e = NamespaceBackend.stepFailed("c1",
+                "exec 2 exec: \"/nonexistent\": stat /nonexistent: No such file or directory");
+        assertEquals("container \"c1\": unable to start container process: exec: \"/nonexistent\": stat /nonexistent: "
+                + "no such file or directory", e.getMessage());
+        // a detail that does not end in strerror's text is left as it is
+        assertEquals("container \"c1\": unable to start container process: exec: \"x\": executable file not found in "
+                + "$PATH", NamespaceBackend.stepFailed("c1", "exec 2 exec: \"x\": executable file not found in $PATH")
+                .getMessage());
     }
 
     @Test

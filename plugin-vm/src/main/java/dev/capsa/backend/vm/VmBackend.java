@@ -242,6 +242,9 @@ public final class VmBackend implements RuntimeBackend {
 
     @Override
     public void kill(ContainerContext ctx, int signal, boolean all) {
+        if (all && !ctx.processAlive()) {
+            return; // stopped: nothing of the container outlives its guest
+        }
         if (!ctx.processAlive()) {
             throw new CapsaException("container \"" + ctx.id() + "\": its guest is gone");
         }
