@@ -48,20 +48,20 @@ public final class CapsaModule extends AbstractModule {
 
     @Provides
     @Singleton
-    CapsaPluginManager pluginManager(com.google.inject.Provider<Injector> injector) {
-        return new CapsaPluginManager(settings.pluginsDir(), injector);
+    CapsaPluginManager pluginManager() {
+        return CapsaPluginManager.shared(settings.pluginsDir());
     }
 
     @Provides
     @Singleton
-    Backends backends(PluginCatalog catalog, CapsaPluginManager plugins) {
-        return new PluginBackends(catalog, plugins);
+    Backends backends(PluginCatalog catalog, CapsaPluginManager plugins, Injector injector) {
+        return new PluginBackends(catalog, plugins, injector);
     }
 
     @Provides
     @Singleton
-    HookDispatcher hooks(HookRunner runner, PluginCatalog catalog, CapsaPluginManager plugins) {
-        return new HookDispatcher(runner, new PluginHooks(catalog, plugins, settings.hooks()),
+    HookDispatcher hooks(HookRunner runner, PluginCatalog catalog, CapsaPluginManager plugins, Injector injector) {
+        return new HookDispatcher(runner, new PluginHooks(catalog, plugins, settings.hooks(), injector),
                 settings.hooks().timeout());
     }
 

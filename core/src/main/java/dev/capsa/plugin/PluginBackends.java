@@ -1,5 +1,6 @@
 package dev.capsa.plugin;
 
+import com.google.inject.Injector;
 import dev.capsa.engine.Backends;
 import dev.capsa.error.BackendUnavailableException;
 import dev.capsa.spi.RuntimeBackend;
@@ -16,11 +17,13 @@ import java.util.TreeSet;
 public final class PluginBackends implements Backends {
     private final PluginCatalog catalog;
     private final CapsaPluginManager plugins;
+    private final Injector injector;
     private final Map<String, RuntimeBackend> loaded = new HashMap<>();
 
-    public PluginBackends(PluginCatalog catalog, CapsaPluginManager plugins) {
+    public PluginBackends(PluginCatalog catalog, CapsaPluginManager plugins, Injector injector) {
         this.catalog = catalog;
         this.plugins = plugins;
+        this.injector = injector;
     }
 
     @Override
@@ -54,7 +57,8 @@ public final class PluginBackends implements Backends {
     private RuntimeBackend find(PluginCatalog.Entry entry, String name) {
         String id = plugins.load(entry.path());
         RuntimeBackend match = null;
-        for (RuntimeBackend candidate : plugins.getExtensions(RuntimeBackend.class, id)) {
+        for (CapsaPluginManager.Made<RuntimeBackend> made : plugins.create(RuntimeBackend.class, id, injector)) {
+            RuntimeBackend candidate = made.extension();
             loaded.putIfAbsent(candidate.name(), candidate);
             if (candidate.name().equals(name)) {
                 match = candidate;
@@ -72,9 +76,9 @@ public final class PluginBackends implements Backends {
                 names.addAll(entry.backends());
             } else if (!entry.declares()) {
                 String id = plugins.load(entry.path());
-                for (RuntimeBackend candidate : plugins.getExtensions(RuntimeBackend.class, id)) {
-                    loaded.putIfAbsent(candidate.name(), candidate);
-                    names.add(candidate.name());
+                for (CapsaPluginManager.Made<RuntimeBackend> made : plugins.create(RuntimeBackend.class, id, injector)) {
+                    loaded.putIfAbsent(made.extension().name(), made.extension());
+                    names.add(made.extension().name());
                 }
             }
         }

@@ -1,5 +1,6 @@
 package dev.capsa.plugin;
 
+import com.google.inject.Injector;
 import dev.capsa.spi.LifecycleHook;
 import java.util.List;
 import java.util.function.Supplier;
@@ -13,12 +14,15 @@ public final class PluginHooks implements Supplier<List<LifecycleHook>> {
     private final PluginCatalog catalog;
     private final CapsaPluginManager plugins;
     private final CapsaSettings.HookSettings settings;
+    private final Injector injector;
     private List<LifecycleHook> hooks;
 
-    public PluginHooks(PluginCatalog catalog, CapsaPluginManager plugins, CapsaSettings.HookSettings settings) {
+    public PluginHooks(PluginCatalog catalog, CapsaPluginManager plugins, CapsaSettings.HookSettings settings,
+                       Injector injector) {
         this.catalog = catalog;
         this.plugins = plugins;
         this.settings = settings;
+        this.injector = injector;
     }
 
     @Override
@@ -27,16 +31,15 @@ public final class PluginHooks implements Supplier<List<LifecycleHook>> {
             hooks = List.of(); // "hooks": [] switches them all off: load nothing
         }
         if (hooks == null) {
-            boolean any = false;
+            List<CapsaPluginManager.Made<LifecycleHook>> made = new java.util.ArrayList<>();
             for (PluginCatalog.Entry entry : catalog.entries()) {
                 if (!entry.declares() || (entry.hooks() != null && entry.hooks().stream().anyMatch(settings::enabled))) {
-                    plugins.load(entry.path());
-                    any = true;
+                    made.addAll(plugins.create(LifecycleHook.class, plugins.load(entry.path()), injector));
                 }
             }
-            hooks = any
-                    ? plugins.getExtensions(LifecycleHook.class).stream().filter(h -> settings.enabled(h.name())).toList()
-                    : List.of();
+            // in @Extension(ordinal) order across plugins, as pf4j orders them
+            hooks = made.stream().sorted(java.util.Comparator.comparingInt(CapsaPluginManager.Made::ordinal))
+                    .map(CapsaPluginManager.Made::extension).filter(h -> settings.enabled(h.name())).toList();
         }
         return hooks;
     }
