@@ -33,6 +33,7 @@ done
 qemu=$(command -v qemu-system-x86_64) || die "no qemu-system-x86_64 (apt-get install qemu-system-x86)"
 [[ $(uname -m) == x86_64 ]] || die "the guest image is x86_64"
 [[ -x $dist/bin/capsa ]] || die "no distribution at $dist (mvn -DskipTests package)"
+dist=$(readlink -f -- "$dist")
 [[ -f $guest/vmlinux && -f $guest/modules.cpio ]] || die "no guest image at $guest (scripts/build-guest.sh)"
 busybox=$(command -v busybox) || die "no busybox (apt-get install busybox-static)"
 file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || die "$busybox is not static (busybox-static)"
@@ -73,6 +74,11 @@ for d in /tmp /run /var/tmp /root; do \$B mount -t tmpfs -o mode=0755 tmpfs /hos
 \$B mount -t tmpfs tmpfs /host/dev/shm
 \$B mount -t cgroup2 -o nsdelegate cgroup2 /host/sys/fs/cgroup
 \$B mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 out /host/run/suite
+# the checkout and the distribution, shared on their own: a clone under /tmp (or /root, /run)
+# would be hidden by the tmpfs above
+\$B mkdir -p '/host$repo' '/host$dist' 2>/dev/null
+\$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144 repo '/host$repo' || echo "init: no repo share"
+\$B mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144 dist '/host$dist' || echo "init: no dist share"
 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \\
   \$B chroot /host /bin/bash '$repo/scripts/lib/cgroup2-guest.sh' '$dist' /run/suite >/dev/console 2>&1
 \$B sync
@@ -98,6 +104,10 @@ start=$SECONDS
   -device virtio-9p-device,fsdev=host,mount_tag=host \
   -fsdev local,id=out,path="$work/out",security_model=passthrough \
   -device virtio-9p-device,fsdev=out,mount_tag=out \
+  -fsdev local,id=repo,path="$repo",security_model=passthrough,readonly=on,multidevs=remap \
+  -device virtio-9p-device,fsdev=repo,mount_tag=repo \
+  -fsdev local,id=dist,path="$dist",security_model=passthrough,readonly=on,multidevs=remap \
+  -device virtio-9p-device,fsdev=dist,mount_tag=dist \
   </dev/null >"$work/qemu.log" 2>&1 &
 qpid=$!
 

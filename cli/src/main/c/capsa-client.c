@@ -5,7 +5,7 @@
  * so this small static program hands each command to a warm capsa JVM, the capsa server, and
  * does for it what must happen in the caller's own process tree (docs/server.md):
  *
- *   - it connects to the server's socket, /run/capsa/server/<build id>.sock (the build id is
+ *   - it connects to the server's socket, /run/capsa-server/<build id>.sock (the build id is
  *     lib/build-id of the distribution, so a rebuilt distribution gets a new server), starting
  *     the server first when there is none (lib/capsa-jvm __serve SOCKET, detached, one at a time
  *     under an flock), and sends the command: its argv, environment, working directory and pid;
@@ -50,7 +50,7 @@
 
 extern char **environ;
 
-#define SERVER_DIR "/run/capsa/server"
+#define SERVER_DIR "/run/capsa-server" /* beside the default state root /run/capsa, not in it */
 #define START_TIMEOUT_MS 30000
 #define MAX_CHILDREN 16
 
@@ -234,9 +234,6 @@ static int server(void) {
     int fd = try_connect(sock);
     if (fd >= 0) {
         return fd;
-    }
-    if (mkdir("/run/capsa", 0711) < 0 && errno != EEXIST) {
-        return -1;
     }
     if (mkdir(SERVER_DIR, 0700) < 0 && errno != EEXIST) {
         return -1;

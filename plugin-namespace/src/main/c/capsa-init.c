@@ -1058,12 +1058,46 @@ static int step_loopback(void) {
     return 0;
 }
 
+/*
+ * runc's rootfsParentMountPrivate: the mount that holds the rootfs becomes private (in our mount
+ * namespace), so that the rootfs bind below is private too and pivot_root accepts it (it refuses
+ * a shared parent); needed when rootfsPropagation made "/" shared.
+ */
+static int parent_mount_private(void) {
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f) {
+        return fail("open", errno, "/proc/self/mountinfo");
+    }
+    char line[4096], best[PATH_MAX] = "/";
+    size_t best_len = 1;
+    while (fgets(line, sizeof line, f)) {
+        char point[PATH_MAX];
+        /* id parent major:minor root mountpoint ... */
+        if (sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1) {
+            continue;
+        }
+        size_t n = strlen(point);
+        int covers = !strcmp(point, "/") || (!strncmp(plan.rootfs, point, n) && plan.rootfs[n] == '/');
+        if (covers && n >= best_len) {
+            snprintf(best, sizeof best, "%s", point);
+            best_len = n;
+        }
+    }
+    fclose(f);
+    if (mount(NULL, best, NULL, MS_PRIVATE, NULL) < 0) {
+        return fail("mount", errno, "make %s, the mount that holds the rootfs, private", best);
+    }
+    return 0;
+}
+
 static int step_rootfs(int *root_out) {
     if (mount(NULL, "/", NULL, plan.propagation ? plan.propagation : MS_SLAVE | MS_REC, NULL) < 0) {
         return fail("mount", errno, "propagation of /");
     }
-    /* pivot_root needs the new root to be a mount point; "/" is no longer shared (Java allows
-       no shared rootfsPropagation), so neither it nor its parent is */
+    /* pivot_root needs the new root to be a mount point whose parent is not shared */
+    if ((plan.propagation & MS_SHARED) && parent_mount_private() < 0) {
+        return -1;
+    }
     if (mount(plan.rootfs, plan.rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) {
         return fail("mount", errno, "bind %s", plan.rootfs);
     }

@@ -504,6 +504,21 @@ class NamespaceBackendIT extends BusyboxBundle {
     }
 
     @Test
+    void aSharedRootfsPropagationMakesTheContainersRootShared() throws Exception {
+        config(json -> ((ObjectNode) json.get("linux")).put("rootfsPropagation", "rshared"));
+        // the line of the mount on "/" (field 5), whatever part of its filesystem it shows (field 4)
+        args("sh", "-c", "grep -E '^[0-9]+ [0-9]+ [0-9:]+ [^ ]+ / ' /proc/self/mountinfo");
+        Result r = capsa("run", id("rshared"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals(1, r.out().lines().count(), r.out());
+        assertTrue(r.out().contains(" shared:"), "the container's / is shared: " + r.out());
+        config(json -> ((ObjectNode) json.get("linux")).remove("rootfsPropagation"));
+        r = capsa("run", id("rslave"));
+        assertEquals(0, r.code(), r.err());
+        assertFalse(r.out().contains(" shared:"), "by default it is not: " + r.out());
+    }
+
+    @Test
     void rroMakesABindMountAndItsSubmountsReadOnlyWhereRoDoesNot() throws Exception {
         Path src = Files.createDirectories(tmp.resolve("rro-src/sub"));
         Result mount = LauncherIT.exec(tmp, List.of("mount", "-t", "tmpfs", "capsa-it-rro", src.toString()));

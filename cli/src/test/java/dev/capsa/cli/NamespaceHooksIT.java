@@ -293,6 +293,41 @@ class NamespaceHooksIT extends BusyboxBundle {
         return hashes;
     }
 
+    /**
+     * A hook plugin that fails, or hangs past hookTimeoutSeconds, is a failing hook of its phase:
+     * here the hooks.d plugin, fed a failing prestart hook and then a createRuntime hook that
+     * never ends. create fails with the plugin, the file and the reason, and leaves nothing.
+     */
+    @Test
+    void aHookPluginThatFailsOrHangsStopsCreateAndLeavesNothing() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("hooks.d"));
+        Path config = tmp.resolve("capsa-config.json");
+        Files.writeString(config, "{\"hooksDirs\": [\"" + dir + "\"], \"hookTimeoutSeconds\": 1}");
+        args("true");
+        Files.writeString(dir.resolve("10-fail.json"), """
+                {"version": "1.0.0", "hook": {"path": "/bin/sh", "args": ["sh", "-c", "echo refused >&2; exit 2"]},
+                 "when": {"always": true}, "stages": ["prestart"]}
+                """);
+        Result r = capsa("--config", config.toString(), "run", id("plugfail"));
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains("prestart hook plugin hooks.d") && r.err().contains("exit status 2")
+                && r.err().contains("10-fail.json"), r.err());
+        assertEquals(1, capsa("state", "plugfail").code(), "no container is left");
+
+        Files.delete(dir.resolve("10-fail.json"));
+        Files.writeString(dir.resolve("20-hang.json"), """
+                {"version": "1.0.0", "hook": {"path": "/bin/sh", "args": ["sh", "-c", "sleep 30"]},
+                 "when": {"always": true}, "stages": ["createRuntime"]}
+                """);
+        long started = System.nanoTime();
+        r = capsa("--config", config.toString(), "create", "--bundle", bundle.toString(), id("plughang"));
+        long seconds = (System.nanoTime() - started) / 1_000_000_000L;
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains("createRuntime hook plugin hooks.d: timed out after 1 s"), r.err());
+        assertTrue(seconds < 20, "create took " + seconds + " s");
+        assertEquals(1, capsa("state", "plughang").code(), "no container is left");
+    }
+
     @Test
     void aFailingPoststartHookIsAWarningAndTheLifecycleGoesOn() throws Exception {
         hooks(h -> {

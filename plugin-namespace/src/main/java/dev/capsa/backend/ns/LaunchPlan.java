@@ -31,7 +31,7 @@ import java.util.function.Predicate;
  * <p>What this slice of the ns backend does not do is refused here with the JSON pointer of the
  * field, never ignored: joining a mount namespace by path, seccomp
  * notify, netDevices, AppArmor and SELinux labels on a host without that module, Intel RDT,
- * idmapped mounts, shared rootfs propagation, and process.terminal without
+ * idmapped mounts, and process.terminal without
  * a console socket. A pid namespace (new or joined by path) and a new mount namespace are required:
  * without them kill --all and the mount steps would act on the host. {@code linux.resources} and {@code cgroupsPath} are the
  * cgroup package's to check ({@link ContainerCgroup}); the plan only carries the cgroup.procs
@@ -349,10 +349,6 @@ record LaunchPlan(
             if (flag == null) {
                 throw new InvalidSpecException("/linux/rootfsPropagation",
                         "unknown propagation \"" + linux.rootfsPropagation() + "\"");
-            }
-            if ((flag & MountOptions.MS_SHARED) != 0) {
-                throw new InvalidSpecException("/linux/rootfsPropagation",
-                        "\"" + linux.rootfsPropagation() + "\" is " + NOT_YET);
             }
             propagation = flag;
             rootPropagation = flag;

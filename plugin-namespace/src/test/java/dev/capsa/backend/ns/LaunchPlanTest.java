@@ -427,8 +427,11 @@ class LaunchPlanTest {
                 .put("defaultAction", "SCMP_ACT_ALLOW").put("listenerPath", "/run/agent.sock")).pointer());
         assertEquals("/linux/namespaces/5/type", refused(j -> ((ArrayNode) linux(j).get("namespaces"))
                 .addObject().put("type", "bogus")).pointer());
-        assertEquals("/linux/rootfsPropagation", refused(j -> linux(j).put("rootfsPropagation", "rshared"))
+        assertEquals("/linux/rootfsPropagation", refused(j -> linux(j).put("rootfsPropagation", "bidirectional"))
                 .pointer());
+        LaunchPlan shared = plan(spec(j -> linux(j).put("rootfsPropagation", "rshared")));
+        assertEquals(MountOptions.MS_SHARED | MountOptions.MS_REC, shared.propagation());
+        assertEquals(MountOptions.MS_SHARED | MountOptions.MS_REC, shared.rootPropagation());
         assertEquals("/process/apparmorProfile", refused(j -> ((ObjectNode) j.get("process"))
                 .put("apparmorProfile", "docker-default")).pointer());
         assertEquals("/mounts", refused(j -> ((ArrayNode) j.get("mounts")).remove(0)).pointer());
