@@ -8,6 +8,8 @@ set -euo pipefail
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# a JVM per command, as without the capsa server (bench/runtimes.sh measures the server)
+export CAPSA_SERVER=0
 bench_init lifecycle 15 "$@"
 [[ $(id -u) -eq 0 ]] || die "containers need root: sudo $0"
 [[ -x /bin/busybox ]] || die "busybox-static not found: run sudo scripts/setup.sh"

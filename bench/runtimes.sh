@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # capsa (ns backend, through the capsa server), runc and crun side by side, in one run, on one
-# busybox bundle (docs/benchmarks.md):
+# busybox bundle (docs/benchmarks.md; its ociVersion is 1.0.2, the newest crun 1.8 reads):
 #   run of /bin/true; create + start + delete; state of a running container; exec of true into
 #   a running container; --version. Then the peak RSS of each runtime process (GNU time), for
 #   run of /bin/true and for a foreground run that waits for a container that sleeps, and the
@@ -37,7 +37,7 @@ mkdir -p "$bundle/rootfs/bin"
 cp /bin/busybox "$bundle/rootfs/bin/"
 for applet in true sleep sh; do ln -s busybox "$bundle/rootfs/bin/$applet"; done
 (cd "$bundle" && "$capsa" spec)
-jq '.process.terminal = false | .process.args = ["true"]' "$bundle/config.json" >"$work/c.json"
+jq '.ociVersion = "1.0.2" | .process.terminal = false | .process.args = ["true"]' "$bundle/config.json" >"$work/c.json"
 mv "$work/c.json" "$bundle/config.json"
 sleeper=$work/sleeper
 mkdir -p "$sleeper"
@@ -47,6 +47,14 @@ nap=$work/nap
 mkdir -p "$nap"
 jq --arg root "$bundle/rootfs" '.root.path = $root | .process.args = ["sleep", "2"]' "$bundle/config.json" \
   >"$nap/config.json"
+
+# crun where it works here: it refuses a hybrid cgroup host with controllers in neither place
+crun_note=
+if [[ " ${runtimes[*]} " == *" crun "* ]] && ! why=$(crun --root "$work/root-crun" run -b "$bundle" bench 2>&1); then
+  crun_note="crun left out: \`crun run\` fails on this machine: $(tail -1 <<<"$why")"
+  runtimes=(capsa runc)
+  echo "$crun_note" >&2
+fi
 
 args=()
 for rt in "${runtimes[@]}"; do
@@ -92,6 +100,10 @@ hyperfine -N --warmup "$warmup" --runs "$runs" --export-json "$json" "${args[@]}
     if [[ " ${runtimes[*]} " == *" $rt "* ]]; then row+=("$(echo "scale=1; $(rss "$rt" run -b "$nap" sleeper) / 1024" | bc)"); else row+=(""); fi
   done
   echo "| foreground run waiting for a sleeping container | ${row[0]} | ${row[1]} | ${row[2]} |"
+  if [[ -n $crun_note ]]; then
+    echo
+    echo "$crun_note"
+  fi
   server=$("$capsa" --version | sed -n 's/^server: pid //p')
   if [[ -n $server ]]; then
     echo

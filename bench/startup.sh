@@ -8,6 +8,8 @@ set -euo pipefail
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# a JVM per command, as without the capsa server (bench/runtimes.sh measures the server)
+export CAPSA_SERVER=0
 bench_init startup 20 "$@"
 runc=$(command -v runc)
 
