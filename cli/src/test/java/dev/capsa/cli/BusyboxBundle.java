@@ -66,6 +66,14 @@ abstract class BusyboxBundle {
         assumeBusybox();
     }
 
+    /**
+     * The runtime binary the cases run: capsa's launcher here; a subclass that runs the same cases
+     * against runc returns runc, so that the two can be compared case by case.
+     */
+    Path runtime() {
+        return LauncherIT.launcher();
+    }
+
     /** The state root given to every capsa call. */
     Path stateRoot() {
         return tmp.resolve("root");
@@ -159,7 +167,7 @@ abstract class BusyboxBundle {
 
     /** The launcher's command line with {@code --root} and {@code args}. */
     List<String> command(String... args) {
-        List<String> command = new ArrayList<>(List.of(LauncherIT.launcher().toString(), "--root", root.toString()));
+        List<String> command = new ArrayList<>(List.of(runtime().toString(), "--root", root.toString()));
         command.addAll(List.of(args));
         return command;
     }
