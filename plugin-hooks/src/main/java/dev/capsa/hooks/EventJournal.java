@@ -44,6 +44,10 @@ public final class EventJournal implements LifecycleHook {
     private static final Logger LOG = LoggerFactory.getLogger(EventJournal.class);
     public static final String NAME = "journal";
     static final Duration RETENTION = Duration.ofHours(24);
+    /** How often a create sweeps the journals of deleted containers: not every time (the folder can hold thousands). */
+    static final Duration SWEEP_EVERY = Duration.ofMinutes(1);
+    /** In the journal folder: its modification time says when the last sweep ran. */
+    static final String SWEPT = ".swept";
     /** RFC 3339 with nanoseconds, in UTC, as runc and containerd write times. */
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSSSSSXXX");
 
@@ -138,7 +142,17 @@ public final class EventJournal implements LifecycleHook {
         if (!Files.isDirectory(dir)) {
             return;
         }
-        Instant cutoff = Instant.now(clock).minus(RETENTION);
+        Instant now = Instant.now(clock);
+        Path swept = dir.resolve(SWEPT);
+        try {
+            if (Files.getLastModifiedTime(swept).toInstant().isAfter(now.minus(SWEEP_EVERY))) {
+                return; // swept a moment ago: a busy engine's creates do not each read the whole folder
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            Files.write(swept, new byte[0]);
+        }
+        Files.setLastModifiedTime(swept, java.nio.file.attribute.FileTime.from(now));
+        Instant cutoff = now.minus(RETENTION);
         try (DirectoryStream<Path> journals = Files.newDirectoryStream(dir, "*.jsonl")) {
             for (Path journal : journals) {
                 String name = journal.getFileName().toString();

@@ -149,7 +149,6 @@ class EventJournalTest {
         Files.setLastModifiedTime(JournalReader.file(root, "old"), longAgo);
         Files.setLastModifiedTime(JournalReader.file(root, "alive"), longAgo);
         Files.setLastModifiedTime(JournalReader.file(root, "recent"), FileTime.from(clock.instant()));
-
         journal.run(HookPhase.PRESTART, state("c1", "creating", 2L));
 
         List<String> lines = JournalReader.lines(root, "c1");
@@ -158,6 +157,17 @@ class EventJournalTest {
         assertFalse(Files.exists(JournalReader.file(root, "old")), "a deleted container's old journal is pruned");
         assertTrue(Files.exists(JournalReader.file(root, "recent")), "a recent one is kept");
         assertTrue(Files.exists(JournalReader.file(root, "alive")), "a live container's journal is kept");
+
+        // that create swept: another one within SWEEP_EVERY does not read the folder again
+        journal.run(HookPhase.POSTSTOP, state("old", "stopped", null));
+        Files.setLastModifiedTime(JournalReader.file(root, "old"), longAgo);
+        journal.run(HookPhase.PRESTART, state("c2", "creating", 5L));
+        assertTrue(Files.exists(JournalReader.file(root, "old")), "no sweep within SWEEP_EVERY of the last one");
+        Path swept = JournalReader.file(root, "c1").resolveSibling(EventJournal.SWEPT);
+        Files.setLastModifiedTime(swept, FileTime.from(clock.instant().minus(EventJournal.SWEEP_EVERY)
+                .minusSeconds(1)));
+        journal.run(HookPhase.PRESTART, state("c3", "creating", 6L));
+        assertFalse(Files.exists(JournalReader.file(root, "old")), "a sweep once SWEEP_EVERY has passed");
     }
 
     @Test
