@@ -160,6 +160,33 @@ class NamespaceHooksIT extends BusyboxBundle {
         assertEquals(read("createContainer.pidns"), read("startContainer.pidns"));
     }
 
+    /** Each fatal phase, failing and timing out: the command fails with the phase, the path and why. */
+    @Test
+    void everyFatalPhaseFailsTheCommandWithItsHookPathStatusOrTimeout() throws Exception {
+        args("true");
+        for (String phase : List.of("prestart", "createRuntime", "createContainer", "startContainer")) {
+            for (boolean hang : List.of(false, true)) {
+                String id = id((hang ? "hang-" : "fail-") + phase.toLowerCase());
+                config(json -> {
+                    ObjectNode hooks = json.putObject("hooks");
+                    ObjectNode h = hook(hooks, phase, "/bin/sh", List.of("sh", "-c", hang ? "echo slow >&2; sleep 30"
+                            : "echo broken >&2; exit 3"), List.of());
+                    if (hang) {
+                        h.put("timeout", 1);
+                    }
+                });
+                Result r = capsa("run", id);
+                assertEquals(1, r.code(), phase + ": " + r.err());
+                String why = hang ? "timed out after 1 s: slow" : "exit status 3: broken";
+                assertTrue(r.err().contains(phase + " hook /bin/sh: " + why), phase + ": " + r.err());
+                Result state = capsa("state", id);
+                assertTrue(state.code() == 1 || state.out().contains("\"stopped\""),
+                        phase + ": the container is gone or stopped: " + state.out() + state.err());
+                capsa("delete", "--force", id);
+            }
+        }
+    }
+
     @Test
     void args0IsTheHooksArgv0Inside() throws Exception {
         // busybox picks its applet by argv[0]: run as "sh" it is a shell, as "/bin/busybox" it is not

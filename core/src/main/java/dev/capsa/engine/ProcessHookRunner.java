@@ -51,7 +51,7 @@ public final class ProcessHookRunner implements HookRunner {
             case PosixSpawn.Signaled(int signal, String stderr) ->
                     throw new HookFailedException(what + ": killed by signal " + signal + tail(stderr));
             case PosixSpawn.TimedOut(String stderr) ->
-                    throw new HookFailedException(what + ": timed out after " + hook.timeout() + " s");
+                    throw new HookFailedException(what + ": timed out after " + hook.timeout() + " s" + tail(stderr));
             case PosixSpawn.Interrupted() -> throw new HookFailedException(what + ": interrupted");
         }
     }
