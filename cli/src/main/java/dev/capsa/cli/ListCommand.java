@@ -27,6 +27,9 @@ final class ListCommand implements Callable<Integer> {
                     "invalid format \"" + format + "\": use table or json");
         }
         List<ContainerView> views = root.engine().list();
+        // a container whose state cannot be read is still listed (so that delete --force can be found);
+        // the reason goes to stderr, where it does not disturb engines that parse the output
+        views.stream().filter(v -> v.problem() != null).forEach(v -> root.err.println("capsa: warning: " + v.problem()));
         if (quiet) {
             views.forEach(v -> root.out.println(v.id()));
             return 0;

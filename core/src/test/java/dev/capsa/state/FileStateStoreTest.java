@@ -117,6 +117,21 @@ class FileStateStoreTest {
     }
 
     @Test
+    void aWriteThatFailsKeepsThePreviousRecordWholeAndNamesTheFile() throws IOException {
+        FileStateStore s = store();
+        try (ContainerLock lock = s.createAndLock("c1")) {
+            s.write(lock, record("c1"));
+            // the temp file cannot be written (as on a full disk, the write fails before the rename)
+            Path temp = Files.createDirectories(s.dir("c1").resolve(".state.json.tmp").resolve("in-the-way"));
+            CapsaException e = assertThrows(CapsaException.class, () -> s.write(lock, record("c1").withPid(7, 8)));
+            assertTrue(e.getMessage().startsWith("cannot write state of container \"c1\": "
+                    + s.dir("c1").resolve("state.json")), e.getMessage());
+            assertEquals(record("c1"), s.read("c1").orElseThrow(), "the old record is still whole");
+            Files.delete(temp);
+        }
+    }
+
+    @Test
     void aDirectoryWithoutARecordReadsAsEmpty() {
         FileStateStore s = store();
         s.createAndLock("c1").close();
