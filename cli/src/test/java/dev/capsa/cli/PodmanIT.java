@@ -232,7 +232,7 @@ class PodmanIT {
     // ---- the cases --------------------------------------------------------------------------
 
     @ParameterizedTest
-    @ValueSource(strings = {"capsa", "runc"})
+    @ValueSource(strings = {"capsa", "runc", "capsavm"})
     void runRmPrintsTheOutput(String rt) throws Exception {
         use(rt);
         Result r = run(List.of("--rm"), "echo", "hi");
@@ -259,7 +259,7 @@ class PodmanIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"capsa", "runc"})
+    @ValueSource(strings = {"capsa", "runc", "capsavm"})
     void detachedContainerShowsInPs(String rt) throws Exception {
         use(rt);
         String name = detached("sleep", "1000");
@@ -312,7 +312,7 @@ class PodmanIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"capsa", "runc"})
+    @ValueSource(strings = {"capsa", "runc", "capsavm"})
     void logsShowStdoutAndStderr(String rt) throws Exception {
         use(rt);
         String name = detached("sh", "-c", "echo to-out; echo to-err >&2; sleep 1000");
@@ -358,7 +358,7 @@ class PodmanIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"capsa", "runc"})
+    @ValueSource(strings = {"capsa", "runc", "capsavm"})
     void rmRemovesStoppedAndForcesRunning(String rt) throws Exception {
         use(rt);
         String done = name();
@@ -413,7 +413,7 @@ class PodmanIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"capsa", "runc"})
+    @ValueSource(strings = {"capsa", "runc", "capsavm"})
     void readOnlyRootWithoutTmpfs(String rt) throws Exception {
         use(rt);
         Result r = run(List.of("--rm", "--read-only", "--read-only-tmpfs=false"), "sh", "-c",
@@ -451,7 +451,7 @@ class PodmanIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"capsa", "runc"})
+    @ValueSource(strings = {"capsa", "runc", "capsavm"})
     void userEnvAndWorkdir(String rt) throws Exception {
         use(rt);
         Result r = run(List.of("--rm", "--user", "1000", "--env", "FOO=bar", "--workdir", "/tmp"), "sh", "-c",
@@ -504,7 +504,7 @@ class PodmanIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"capsa", "runc"})
+    @ValueSource(strings = {"capsa", "runc", "capsavm"})
     void networkNoneHasOnlyLoopback(String rt) throws Exception {
         use(rt);
         Result r = run(List.of("--rm", "--network", "none"), "ls", "/sys/class/net");
@@ -588,6 +588,10 @@ class PodmanIT {
 
     /** Empty unless Capsa has no seccomp yet: then podman's default profile would be refused. */
     private List<String> seccomp() {
+        if (runtime.equals("capsavm")) {
+            // the vm backend: the annotation picks it; the guest is the boundary, seccomp is refused there
+            return List.of("--annotation", "dev.capsa.backend=vm", "--security-opt", "seccomp=unconfined");
+        }
         return runtime.equals("capsa") && !capsaSeccomp ? List.of("--security-opt", "seccomp=unconfined") : List.of();
     }
 
