@@ -1564,9 +1564,49 @@ static int step_sysctls(void) {
     return 0;
 }
 
+/*
+ * A masked or read-only path must resolve inside the new root without a /proc magic link: through
+ * /proc/self/fd/N it would reach one of the runtime's own descriptors (the exec fifo in the state
+ * directory), the runc CVE-2025-52565 class. Returns 0 when usable, 1 when missing, -1 after fail().
+ */
+static int check_path_in_root(const char *p, const char *what) {
+    int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root < 0) {
+        return fail("open", errno, "/");
+    }
+    long fd = openat2_fd(root, p, O_PATH);
+    int err = errno;
+    close(root);
+    if (fd >= 0) {
+        close((int)fd);
+        return 0;
+    }
+    if (err == ENOENT) {
+        return 1;
+    }
+    return fail("mount", err, "%s %s%s", what, p,
+                err == ELOOP ? ": it resolves through a /proc magic link or a symlink loop" : "");
+}
+
 static int step_masks(void) {
+    if (plan.nmasked > 0) {
+        /* runc CVE-2025-31133: what is bound over a masked file must be the null device, not what
+           a symlink or another file at /dev/null points to */
+        struct stat null_st;
+        errno = 0;
+        if (lstat("/dev/null", &null_st) < 0 || !S_ISCHR(null_st.st_mode) || null_st.st_rdev != makedev(1, 3)) {
+            return fail("mount", errno ? errno : EINVAL, "mask: /dev/null in the container is not the null device");
+        }
+    }
     for (int i = 0; i < plan.nmasked; i++) {
         const char *p = plan.masked[i];
+        int usable = check_path_in_root(p, "mask");
+        if (usable != 0) {
+            if (usable < 0) {
+                return -1;
+            }
+            continue;
+        }
         if (mount("/dev/null", p, NULL, MS_BIND, NULL) == 0 || errno == ENOENT) {
             continue;
         }
@@ -1579,6 +1619,13 @@ static int step_masks(void) {
     }
     for (int i = 0; i < plan.nreadonly; i++) {
         const char *p = plan.readonly[i];
+        int usable = check_path_in_root(p, "bind");
+        if (usable != 0) {
+            if (usable < 0) {
+                return -1;
+            }
+            continue;
+        }
         if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
             if (errno == ENOENT) {
                 continue;

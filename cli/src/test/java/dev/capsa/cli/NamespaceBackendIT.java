@@ -404,6 +404,46 @@ class NamespaceBackendIT extends BusyboxBundle {
         assertEquals("0 1 2 3", String.join(" ", r.out().lines().toList()));
     }
 
+    /** The open descriptors of a process, as the host sees them, in numeric order. */
+    private static String descriptors(long pid) throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/" + pid + "/fd"))) {
+            return String.join(" ", fds.map(p -> Integer.parseInt(p.getFileName().toString())).sorted()
+                    .map(String::valueOf).toList());
+        }
+    }
+
+    @Test
+    void detachedAndExecdProcessesGetOnlyStdioAndThePreservedDescriptors() throws Exception {
+        Path file = tmp.resolve("fds.txt");
+        // bash opens 3 and 4, capsa inherits them; only --preserve-fds may pass them on
+        String two = "exec 3>" + file + " 4>" + file + ";";
+        args("sleep", "60");
+        Result r = runThroughBash(two, "run", "--detach", "--preserve-fds", "1", id("fds4"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals("0 1 2 3", descriptors(state("fds4").get("pid").asLong()),
+                "run --detach --preserve-fds 1 with 3 and 4 open");
+
+        r = runThroughBash(two, "exec", "fds4", "--", "sh", "-c", "'ls /proc/$$/fd; true'");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("0 1 2", String.join(" ", r.out().lines().toList()), "exec with 3 and 4 open");
+
+        Path pidFile = tmp.resolve("exec.pid");
+        r = runThroughBash(two, "exec", "--detach", "--pid-file", pidFile.toString(), "fds4", "--", "sleep", "60");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("0 1 2", descriptors(Long.parseLong(Files.readString(pidFile).strip())),
+                "exec --detach with 3 and 4 open");
+
+        r = runThroughBash(two, "exec", "--detach", "--preserve-fds", "2", "--pid-file", pidFile.toString(), "fds4",
+                "--", "sleep", "60");
+        assertEquals(0, r.code(), r.err());
+        assertEquals("0 1 2 3 4", descriptors(Long.parseLong(Files.readString(pidFile).strip())),
+                "exec --detach --preserve-fds 2");
+
+        r = runThroughBash(two, "run", "--detach", id("fds5"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals("0 1 2", descriptors(state("fds5").get("pid").asLong()), "run --detach with 3 and 4 open");
+    }
+
     // ---- user namespaces
 
     @Test

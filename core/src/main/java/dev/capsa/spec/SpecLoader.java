@@ -30,6 +30,13 @@ import java.util.Map;
  * file itself name the path.
  */
 public final class SpecLoader {
+    /**
+     * The largest config.json or process.json read, in bytes. Real ones, large seccomp profiles
+     * included, are tens of KiB; the bound keeps a hostile file from filling the (shared, warm)
+     * server's heap with a tree, or from keeping a read going for ever.
+     */
+    public static final int MAX_LENGTH = 8 * 1024 * 1024;
+
     private SpecLoader() {
     }
 
@@ -48,6 +55,7 @@ public final class SpecLoader {
         return readFile(config, Spec.class);
     }
 
+    /** Parses a copy the runtime wrote itself (bounded by the mapper's limit, not {@link #MAX_LENGTH}). */
     public static Spec parse(byte[] json) {
         try (JsonParser parser = Json.mapper().createParser(json)) {
             return read(parser, Spec.class);
@@ -71,11 +79,29 @@ public final class SpecLoader {
     }
 
     private static <T> T readFile(Path file, Class<T> type) {
-        try (InputStream in = Files.newInputStream(file);
-             JsonParser parser = Json.mapper().createParser(in)) {
-            return read(parser, type);
+        byte[] json;
+        // a fifo or a device would block or never end: only a regular file is read
+        if (Files.exists(file) && !Files.isRegularFile(file)) {
+            throw new CapsaException("cannot read " + file + ": not a regular file");
+        }
+        try (InputStream in = Files.newInputStream(file)) {
+            // one byte more than allowed tells a file at the limit from one beyond it, without reading the rest
+            json = in.readNBytes(MAX_LENGTH + 1);
         } catch (IOException e) {
             throw new CapsaException("cannot read " + file + ": " + reason(e), e);
+        }
+        checkLength(json.length);
+        try (JsonParser parser = Json.mapper().createParser(json)) {
+            return read(parser, type);
+        } catch (IOException e) {
+            // a byte array has no I/O to fail; read() turned every content problem into InvalidSpecException
+            throw new CapsaException("cannot parse " + file + ": " + reason(e), e);
+        }
+    }
+
+    private static void checkLength(int length) {
+        if (length > MAX_LENGTH) {
+            throw new InvalidSpecException("", "document is too large: more than " + MAX_LENGTH + " bytes");
         }
     }
 
