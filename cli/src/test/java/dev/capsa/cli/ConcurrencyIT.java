@@ -32,7 +32,7 @@ import org.junit.jupiter.api.Test;
  * parallel, and parallel commands on one id. Each command either succeeds or fails with one of the
  * errors a user can act on (locked, wrong state, does not exist, already exists); a state read
  * always parses or says the container does not exist; {@code list} never fails; nothing is left.
- * The figures printed ({@code concurrency: ...}) are the ones in docs/reliability-concurrency.md.
+ * The figures printed ({@code concurrency: ...}) are the ones in docs/reliability.md.
  */
 @Tag("integration")
 class ConcurrencyIT extends BusyboxBundle {

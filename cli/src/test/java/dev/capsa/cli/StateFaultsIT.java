@@ -87,7 +87,7 @@ class StateFaultsIT extends BusyboxBundle {
 
         // The pid and the cgroup were in the lost record, so capsa cannot know them: the process
         // of the broken container and its cgroup are still there, and only someone who knew them
-        // can remove them (docs/reliability-concurrency.md). The test does, so that nothing is left.
+        // can remove them (docs/reliability.md). The test does, so that nothing is left.
         assertTrue(alive(brokenPid), "the broken container's process is not known to capsa any more");
         killAndRemoveCgroup(brokenPid, cgroupPrefix + "broken");
     }
