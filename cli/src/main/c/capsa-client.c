@@ -5,8 +5,9 @@
  * so this small static program hands each command to a warm capsa JVM, the capsa server, and
  * does for it what must happen in the caller's own process tree (docs/server.md):
  *
- *   - it connects to the server's socket, /run/capsa-server/<build id>.sock (the build id is
- *     lib/build-id of the distribution, so a rebuilt distribution gets a new server), starting
+ *   - it connects to the server's socket, /run/capsa-server/<build id>.<mnt>.<pid>.<net>.<user>.sock
+ *     (the build id is lib/build-id of the distribution, so a rebuilt distribution gets a new
+ *     server; the rest are the inodes of this process's namespaces, which the server shares), starting
  *     the server first when there is none (lib/capsa-jvm __serve SOCKET, detached, one at a time
  *     under an flock), and sends the command: its argv, environment, working directory and pid;
  *   - the server takes this process's stdin, stdout and stderr with pidfd_getfd, runs the
@@ -227,8 +228,29 @@ static int server(void) {
     if (!*id || strchr(id, '/')) {
         return -1;
     }
+    /* a server lives in the namespaces of the client that started it, and resolves paths, pids
+       and hooks there: clients in other mount, pid, network or user namespaces (an engine's
+       daemon in a private mount namespace, say) get a server of their own */
+    static const char *const NS[] = {"mnt", "pid", "net", "user"};
+    char key[160];
+    size_t at = (size_t)snprintf(key, sizeof key, "%s", id);
+    for (size_t i = 0; i < sizeof NS / sizeof NS[0]; i++) {
+        char link[64], target[64];
+        snprintf(link, sizeof link, "/proc/self/ns/%s", NS[i]);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0) {
+            return -1;
+        }
+        target[n] = 0;
+        const char *ino = strchr(target, '[');
+        at += (size_t)snprintf(key + at, sizeof key - at, ".%.*s", ino ? (int)strcspn(ino + 1, "]") : 0,
+                               ino ? ino + 1 : "");
+        if (at >= sizeof key) {
+            return -1;
+        }
+    }
     char sock[108], lock[PATH_MAX], log[PATH_MAX];
-    if (snprintf(sock, sizeof sock, SERVER_DIR "/%s.sock", id) >= (int)sizeof sock) {
+    if (snprintf(sock, sizeof sock, SERVER_DIR "/%s.sock", key) >= (int)sizeof sock) {
         return -1;
     }
     int fd = try_connect(sock);
@@ -238,8 +260,8 @@ static int server(void) {
     if (mkdir(SERVER_DIR, 0700) < 0 && errno != EEXIST) {
         return -1;
     }
-    snprintf(lock, sizeof lock, SERVER_DIR "/%s.lock", id);
-    snprintf(log, sizeof log, SERVER_DIR "/%s.log", id);
+    snprintf(lock, sizeof lock, SERVER_DIR "/%s.lock", key);
+    snprintf(log, sizeof log, SERVER_DIR "/%s.log", key);
     int lk = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lk < 0 || flock(lk, LOCK_EX) < 0) {
         return -1;

@@ -133,6 +133,23 @@ class ServerIT extends BusyboxBundle {
     }
 
     @Test
+    void aClientInAnotherMountNamespaceGetsAServerOfItsOwn() throws Exception {
+        long here = serverPid(capsa("--version"));
+        // unshare(1) runs the client in a new mount namespace: paths may differ there, so the
+        // server that serves it must live in that namespace too
+        List<String> cmd = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private"));
+        cmd.addAll(command("--version"));
+        Result there = LauncherIT.exec(bundle, cmd);
+        assertEquals(0, there.code(), there.err());
+        long other = serverPid(there);
+        assertTrue(here > 0 && other > 0, there.out());
+        assertNotEquals(here, other, "one server per mount namespace");
+        assertNotEquals(Files.readSymbolicLink(Path.of("/proc/" + here + "/ns/mnt")),
+                Files.readSymbolicLink(Path.of("/proc/" + other + "/ns/mnt")));
+        assertEquals(here, serverPid(capsa("--version")), "this namespace's server is still the same");
+    }
+
+    @Test
     void aKilledServerIsReplacedByTheNextCommand() throws Exception {
         long server = serverPid(capsa("--version"));
         assertTrue(server > 0);
