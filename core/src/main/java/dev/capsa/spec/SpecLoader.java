@@ -239,8 +239,16 @@ public final class SpecLoader {
         }
         int newline = message.indexOf('\n');
         String line = newline < 0 ? message : message.substring(0, newline);
-        // Jackson appends "(start marker at [Source: ...])" to some messages; the line and column say it better
+        // Jackson appends "(start marker at [Source: ...])" or "(for Object starting at [Source: ...])"
+        // to some messages: its internals, which the line and column say better
         int marker = line.indexOf(" (start marker at");
+        if (marker < 0) {
+            marker = line.indexOf(" (for ");
+            marker = marker >= 0 && line.indexOf("[Source:", marker) > 0 ? marker : -1;
+        }
+        if (marker < 0) {
+            marker = line.indexOf(" [Source:");
+        }
         line = (marker < 0 ? line : line.substring(0, marker)).strip();
         return line.endsWith(".") ? line.substring(0, line.length() - 1) : line;
     }

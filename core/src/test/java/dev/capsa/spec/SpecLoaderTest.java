@@ -224,6 +224,16 @@ class SpecLoaderTest {
         return SpecLoader.parse(json.getBytes(StandardCharsets.UTF_8));
     }
 
+    /** Found by SpecFuzzTest (seed 1458550357985191826): a "]" where an object must close. */
+    @Test
+    void aMismatchedCloseSaysWhereWithoutJacksonsInternals() {
+        InvalidSpecException e = assertThrows(InvalidSpecException.class, () -> SpecLoader.parse(
+                "{\"ociVersion\":\"1.2.1\",\"process\":{\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\"]}}"
+                        .getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        assertTrue(e.getMessage().contains("malformed json at line 1"), e.getMessage());
+        assertOneShortLine(e);
+    }
+
     private static void assertOneShortLine(Exception e) {
         String message = e.getMessage();
         assertEquals(-1, message.indexOf('\n'), message);
