@@ -150,6 +150,33 @@ class ServerIT extends BusyboxBundle {
     }
 
     @Test
+    void aServerEndedBySigtermLeavesNothingInItsDirectory() throws Exception {
+        long server = serverPid(capsa("--version"));
+        assertTrue(server > 0);
+        String cwd = Files.readSymbolicLink(Path.of("/proc/" + server + "/cwd")).toString();
+        assertEquals("/", cwd, "the client starts the server in /, not in a directory it would pin");
+        List<Path> mine;
+        try (var files = Files.list(Path.of("/run/capsa-server"))) {
+            mine = files.filter(f -> {
+                try {
+                    return Files.readString(f.resolveSibling(f.getFileName().toString().replaceAll("\\.(sock|lock)$",
+                            ".log"))).contains("capsa server " + server + ":");
+                } catch (Exception e) {
+                    return false;
+                }
+            }).toList();
+        }
+        assertEquals(3, mine.size(), "its socket, lock and log: " + mine);
+        new ProcessBuilder("kill", "-TERM", Long.toString(server)).start().waitFor();
+        for (int i = 0; i < 200 && ProcessHandle.of(server).map(ProcessHandle::isAlive).orElse(false); i++) {
+            Thread.sleep(20);
+        }
+        for (Path f : mine) {
+            assertTrue(Files.notExists(f), f + " is left");
+        }
+    }
+
+    @Test
     void aKilledServerIsReplacedByTheNextCommand() throws Exception {
         long server = serverPid(capsa("--version"));
         assertTrue(server > 0);

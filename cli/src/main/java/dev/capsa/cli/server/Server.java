@@ -87,6 +87,9 @@ public final class Server {
             Files.move(temp, socket, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             Object key = Files.readAttributes(socket, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
             System.err.println("capsa server " + ProcessHandle.current().pid() + ": listening on " + socket);
+            // ended by a signal (SIGTERM, SIGINT): nothing of it is left in the server directory either
+            Thread cleanup = new Thread(() -> removeOwnFiles(key), "capsa-server-exit");
+            Runtime.getRuntime().addShutdownHook(cleanup);
             server.configureBlocking(false);
             server.register(selector, SelectionKey.OP_ACCEPT);
             while (true) {
@@ -105,19 +108,32 @@ public final class Server {
                 }
             }
             // stop taking clients first: one that comes now starts a new server
-            try {
-                Object now = Files.readAttributes(socket, java.nio.file.attribute.BasicFileAttributes.class)
-                        .fileKey();
-                if (key != null && key.equals(now)) {
-                    Files.deleteIfExists(socket);
-                }
-            } catch (IOException e) {
-                // replaced or removed: not ours to remove
-            }
+            removeOwnFiles(key);
         } finally {
             Files.deleteIfExists(temp);
         }
         System.err.println("capsa server " + ProcessHandle.current().pid() + ": idle, exiting");
+    }
+
+    /**
+     * The socket, if it is still this server's (a newer server may have replaced it), and the
+     * server's log and lock files beside it. A client that holds the lock right now keeps its
+     * (unlinked) file and starts a server; at worst two start, and the one whose socket was
+     * replaced idles out.
+     */
+    private void removeOwnFiles(Object key) {
+        String name = socket.getFileName().toString();
+        String base = name.endsWith(".sock") ? name.substring(0, name.length() - ".sock".length()) : name;
+        try {
+            Object now = Files.readAttributes(socket, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
+            if (key != null && key.equals(now)) {
+                Files.deleteIfExists(socket);
+                Files.deleteIfExists(socket.resolveSibling(base + ".log"));
+                Files.deleteIfExists(socket.resolveSibling(base + ".lock"));
+            }
+        } catch (IOException e) {
+            // replaced or removed: not ours to remove
+        }
     }
 
     private void handle(SocketChannel conn) {
