@@ -206,6 +206,7 @@ public final class Engine {
                     throw corrupt;
                 }
                 LOG.warn("{}; removing it", corrupt.getMessage());
+                deleteOrphan(id);
                 store.remove(lock);
                 return;
             }
@@ -214,6 +215,7 @@ public final class Engine {
                     throw new WrongStateException("cannot delete container \"" + id
                             + "\": it is creating (use --force to remove what a failed create left)");
                 }
+                deleteOrphan(id);
                 store.remove(lock);
                 return;
             }
@@ -318,6 +320,24 @@ public final class Engine {
             throw new WrongStateException("container \"" + id + "\" is stopped: it has no statistics");
         }
         return backend.stats(container);
+    }
+
+    /**
+     * A container without a readable record: its backend, chosen again from the copy of its
+     * config.json in the state directory, removes what it can find from the id and the spec. A
+     * copy that cannot be read leaves nothing to go by: a warning says so.
+     */
+    private void deleteOrphan(String id) {
+        Path copy = store.dir(id).resolve(StoredContainer.SPEC_COPY);
+        if (!Files.exists(copy)) {
+            return;
+        }
+        try {
+            Spec spec = SpecLoader.parse(Files.readAllBytes(copy));
+            backends.get(chooseBackend(spec)).deleteOrphan(id, spec);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("container \"{}\": cannot clean up after its lost state: {}", id, e.getMessage());
+        }
     }
 
     private static void ownProcessUnlessLaunchedThroughCaller(RuntimeBackend backend) {

@@ -51,6 +51,15 @@ public interface RuntimeBackend extends ExtensionPoint {
         return false;
     }
 
+    /**
+     * {@code delete --force} of a container whose state record is unreadable (a crash of another
+     * program, a full disk) or was never completed: there is no pid to go by, so the backend removes
+     * what it can find from the container's id and the copy of its config.json alone (the ns
+     * backend: the processes in the cgroup its cgroupsPath names, and that cgroup). Default: nothing.
+     */
+    default void deleteOrphan(String id, dev.capsa.spec.Spec spec) {
+    }
+
     default int exec(ContainerContext ctx, ExecOptions options) {
         throw BackendUnavailableException.unsupported(name(), "exec");
     }

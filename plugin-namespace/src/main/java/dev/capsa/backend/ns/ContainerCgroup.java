@@ -16,6 +16,7 @@ import dev.capsa.os.Signals;
 import dev.capsa.spec.Json;
 import dev.capsa.spec.Linux;
 import dev.capsa.spec.Resources;
+import dev.capsa.spec.Spec;
 import dev.capsa.spi.ContainerContext;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -137,6 +138,40 @@ final class ContainerCgroup {
      * delete: SIGKILL to every process left in the cgroup until none is (a frozen cgroup is thawed,
      * as a frozen task takes its SIGKILL only when it runs), then the directories in every hierarchy.
      */
+    /**
+     * delete --force of a container whose state is lost: the cgroup its config.json names (as
+     * create resolved it) loses its processes and its directories. Create refused a cgroup that
+     * other processes used, so it was the container's alone; still, a cgroup that holds the caller
+     * (or is above it) or a hierarchy's root is never touched.
+     */
+    static void destroyOrphan(String id, Spec spec, boolean systemdCgroup, Os os) {
+        Linux linux = spec.linux();
+        CgroupHost host = CgroupHost.detect();
+        CgroupManager m = host.manager(CgroupPath.of(linux == null ? null : linux.cgroupsPath(), id, systemdCgroup));
+        if (!m.exists()) {
+            return;
+        }
+        Map<String, Path> own = host.ownDirs();
+        for (Map.Entry<String, Path> e : m.paths().entrySet()) {
+            Path mine = own.get(e.getKey());
+            Path dir = e.getValue();
+            if (dir.getParent() == null || (mine != null && mine.startsWith(dir)) || mountRoot(dir)) {
+                throw new CapsaException("container \"" + id + "\": its cgroup " + dir
+                        + " holds capsa's caller or is a hierarchy's root: not touched");
+            }
+        }
+        new ContainerCgroup(m).destroy(os, id);
+    }
+
+    /** Whether dir is where a hierarchy is mounted: another device than its parent's. */
+    private static boolean mountRoot(Path dir) {
+        try {
+            return !Files.getAttribute(dir, "unix:dev").equals(Files.getAttribute(dir.getParent(), "unix:dev"));
+        } catch (IOException | RuntimeException e) {
+            return true; // cannot tell: leave it alone
+        }
+    }
+
     void destroy(Os os, String id) {
         if (!manager.exists()) {
             return;

@@ -139,6 +139,12 @@ public final class NamespaceBackend implements RuntimeBackend {
                 Map.of(DEVICES_ANNOTATION, "devices.allow/deny on v1, eBPF BPF_CGROUP_DEVICE program on v2"), null);
     }
 
+    /** A lost state: the processes of the cgroup that the container's config.json names, and the cgroup. */
+    @Override
+    public void deleteOrphan(String id, dev.capsa.spec.Spec spec) {
+        ContainerCgroup.destroyOrphan(id, spec, settings.systemdCgroup(), new dev.capsa.os.LinuxOs());
+    }
+
     /** capsa-init, the only process this backend starts, comes from the caller's launcher (InitChannel). */
     @Override
     public boolean launchesThroughCaller() {

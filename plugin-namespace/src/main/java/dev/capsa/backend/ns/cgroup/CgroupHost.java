@@ -49,6 +49,15 @@ public record CgroupHost(CgroupMode mode, Path root, List<Mount> mounts) {
         mounts = List.copyOf(mounts);
     }
 
+    /**
+     * The cgroups of the command's caller: this JVM's own, or under the capsa server the client's
+     * (docs/server.md), so that a relative cgroupsPath and a monitor's way back resolve as they
+     * would for a JVM started by the caller, as runc resolves them against its own cgroup.
+     */
+    private static Path callerCgroups() {
+        return Path.of("/proc/" + dev.capsa.os.Caller.current().pid() + "/cgroup");
+    }
+
     /** The live host: /proc/self/mountinfo and /sys/fs/cgroup. */
     public static CgroupHost detect() {
         return detect(readLines(Path.of("/proc/self/mountinfo")), DEFAULT_ROOT);
@@ -80,7 +89,7 @@ public record CgroupHost(CgroupMode mode, Path root, List<Mount> mounts) {
      * process's own cgroups, read from /proc/self/cgroup.
      */
     public CgroupManager manager(CgroupPath path) {
-        return manager(path, path.absolute() ? List.of() : readLines(Path.of("/proc/self/cgroup")), new CgroupFiles());
+        return manager(path, path.absolute() ? List.of() : readLines(callerCgroups()), new CgroupFiles());
     }
 
     /** {@link #manager(CgroupPath)} with the lines of /proc/self/cgroup given (tests). */
@@ -119,7 +128,7 @@ public record CgroupHost(CgroupMode mode, Path root, List<Mount> mounts) {
      * hierarchies a container joins: where a foreground capsa-init goes back to after the clone.
      */
     public Map<String, Path> ownDirs() {
-        return ownDirs(readLines(Path.of("/proc/self/cgroup")));
+        return ownDirs(readLines(callerCgroups()));
     }
 
     Map<String, Path> ownDirs(List<String> selfCgroup) {
