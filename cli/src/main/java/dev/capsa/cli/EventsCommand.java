@@ -47,27 +47,44 @@ final class EventsCommand implements Callable<Integer> {
             return 0;
         }
         Duration every = GoDuration.parse(interval);
+        // as runc: stats every interval, and an {"type":"oom"} event as soon as the OOM killer
+        // strikes in the container (its kill count, checked every OOM_POLL between the stats)
+        long ooms = stats ? -1 : root.engine().oomKills(id);
+        long nextStats = System.nanoTime();
         while (true) {
-            JsonNode data;
-            try {
-                data = root.engine().stats(id);
-            } catch (WrongStateException stopped) {
-                if (stats) {
-                    throw stopped;
+            if (System.nanoTime() - nextStats >= 0) {
+                JsonNode data;
+                try {
+                    data = root.engine().stats(id);
+                } catch (WrongStateException stopped) {
+                    if (stats) {
+                        throw stopped;
+                    }
+                    return 0; // the container is gone: the stream ends, as runc's does
                 }
-                return 0; // the container is gone: the stream ends, as runc's does
+                ObjectNode event = Json.mapper().createObjectNode();
+                event.put("type", "stats");
+                event.put("id", id);
+                event.set("data", data);
+                root.out.println(event);
+                if (stats) {
+                    return 0;
+                }
+                nextStats = System.nanoTime() + every.toNanos();
             }
-            ObjectNode event = Json.mapper().createObjectNode();
-            event.put("type", "stats");
-            event.put("id", id);
-            event.set("data", data);
-            root.out.println(event);
-            if (stats) {
-                return 0;
+            long now = root.engine().oomKills(id);
+            if (ooms >= 0 && now > ooms) {
+                ObjectNode event = Json.mapper().createObjectNode();
+                event.put("type", "oom");
+                event.put("id", id);
+                root.out.println(event);
             }
-            Thread.sleep(every.toMillis());
+            ooms = now;
+            Thread.sleep(Math.max(1, Math.min(OOM_POLL.toMillis(), (nextStats - System.nanoTime()) / 1_000_000)));
         }
     }
+
+    private static final Duration OOM_POLL = Duration.ofMillis(100);
 
     /**
      * The journal's lines, read by the journal plugin's own {@code JournalReader}, so that its file

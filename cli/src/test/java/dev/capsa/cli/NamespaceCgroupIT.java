@@ -125,6 +125,34 @@ class NamespaceCgroupIT extends BusyboxBundle {
     }
 
     @Test
+    void eventsReportsAnOomAsSoonAsTheKillerStrikes() throws Exception {
+        resources(r -> r.putObject("memory").put("limit", 32 * MIB));
+        // the hog runs a second after start; the container lives on after it is killed
+        args("sh", "-c", "sleep 1; dd if=/dev/zero bs=64M count=1 of=/dev/null 2>/dev/null; echo big=$?; sleep 30");
+        String id = id("oomevents");
+        Result run = capsa("run", "--detach", id);
+        assertEquals(0, run.code(), run.err());
+        // a stats interval far longer than the test: what arrives early is the oom event
+        Path out = tmp.resolve("events.out");
+        Process events = new ProcessBuilder(command("events", "--interval", "60s", id))
+                .redirectOutput(out.toFile()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            eventually("an oom event", () -> {
+                try {
+                    return Files.readString(out).contains("\"type\":\"oom\"");
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+            List<String> lines = Files.readAllLines(out);
+            assertTrue(lines.get(0).startsWith("{\"type\":\"stats\""), lines.toString());
+            assertEquals("{\"type\":\"oom\",\"id\":\"" + id + "\"}", lines.get(1), lines.toString());
+        } finally {
+            events.destroyForcibly().waitFor();
+        }
+    }
+
+    @Test
     void aMemoryLimitOomKillsAHogInside() throws Exception {
         resources(r -> r.putObject("memory").put("limit", 32 * MIB));
         // busybox dd allocates its block size: 16 MiB fits under the limit, 64 MiB does not (no swap here)

@@ -312,6 +312,17 @@ public final class Engine {
         });
     }
 
+    /** The container's OOM kill count (-1: the backend cannot tell), read without a lock as state is. */
+    public long oomKills(String id) {
+        ContainerIds.check(id);
+        Optional<ContainerRecord> record = store.read(id);
+        if (record.isEmpty()) {
+            return -1;
+        }
+        StoredContainer container = new StoredContainer(store, null, record.get(), null, os, this::hookReached);
+        return backendOf(container).oomKills(container);
+    }
+
     public JsonNode stats(String id) {
         StoredContainer container = readOnly(id);
         RuntimeBackend backend = backendOf(container);

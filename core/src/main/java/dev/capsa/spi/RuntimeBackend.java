@@ -52,6 +52,14 @@ public interface RuntimeBackend extends ExtensionPoint {
     }
 
     /**
+     * How many of the container's processes the OOM killer has killed so far, for the {@code oom}
+     * events of {@code events}; -1 when the backend cannot tell (the default).
+     */
+    default long oomKills(ContainerContext ctx) {
+        return -1;
+    }
+
+    /**
      * {@code delete --force} of a container whose state record is unreadable (a crash of another
      * program, a full disk) or was never completed: there is no pid to go by, so the backend removes
      * what it can find from the container's id and the copy of its config.json alone (the ns

@@ -417,6 +417,12 @@ public final class NamespaceBackend implements RuntimeBackend {
         return cgroupOf(ctx, "events").stats();
     }
 
+    /** The cgroup's OOM kill count, for events' oom events. */
+    @Override
+    public long oomKills(ContainerContext ctx) {
+        return ContainerCgroup.of(ctx).map(c -> c.manager().oomKills()).orElse(-1L);
+    }
+
     // ---- internals
 
     private static ContainerCgroup cgroupOf(ContainerContext ctx, String operation) {

@@ -71,6 +71,12 @@ public interface CgroupManager {
     /** runc's {@code events --stats} "data" object: cpu, memory, pids, blkio, hugetlb. */
     ObjectNode stats();
 
+    /**
+     * How many processes of the cgroup the OOM killer has killed so far (v1: memory.oom_control's
+     * oom_kill, Linux 4.13; v2: memory.events' oom_kill), or -1 when the kernel does not say.
+     */
+    long oomKills();
+
     /** Whether the cgroup directory still exists (in any hierarchy). */
     boolean exists();
 

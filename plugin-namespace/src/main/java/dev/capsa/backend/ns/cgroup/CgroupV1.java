@@ -473,6 +473,15 @@ final class CgroupV1 implements CgroupManager {
     }
 
     @Override
+    public long oomKills() {
+        Path mem = dir("memory");
+        if (mem == null || !Files.isDirectory(mem)) {
+            return -1;
+        }
+        return CgroupFiles.readKeyed(mem.resolve("memory.oom_control")).getOrDefault("oom_kill", -1L);
+    }
+
+    @Override
     public ObjectNode stats() {
         CgroupStats s = new CgroupStats();
         Path acct = dir("cpuacct");

@@ -387,6 +387,15 @@ final class CgroupV2 implements CgroupManager {
     }
 
     @Override
+    public long oomKills() {
+        Path events = dir.resolve("memory.events");
+        if (!Files.exists(events)) {
+            return -1;
+        }
+        return CgroupFiles.readKeyed(events).getOrDefault("oom_kill", -1L);
+    }
+
+    @Override
     public ObjectNode stats() {
         CgroupStats s = new CgroupStats();
         if (!Files.isDirectory(dir)) {

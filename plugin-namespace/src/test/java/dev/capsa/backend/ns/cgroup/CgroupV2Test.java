@@ -95,6 +95,13 @@ class CgroupV2Test {
     }
 
     @Test
+    void theOomKillCountComesFromMemoryEvents() throws Exception {
+        assertEquals(-1, cg.oomKills(), "no memory.events: the kernel does not say");
+        Files.writeString(dir.resolve("memory.events"), "low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\noom_group_kill 0\n");
+        assertEquals(2, cg.oomKills());
+    }
+
+    @Test
     void unlimitedMemoryMakesSwapUnlimitedAndEqualSwapDisablesIt() {
         cg.set(Fixture.resources("{'memory': {'limit': -1}}"));
         assertEquals("max", file("memory.max"));
