@@ -295,13 +295,52 @@ static void on_signal(int sig) {
 
 static const int FORWARDED[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
-static void forward_signals(int on) {
+/*
+ * The signals that would end us are caught from the start, as runc's signal handler is set up
+ * before the container runs: one that comes before the server asks for forwarding (a foreground
+ * run's container can be up before the server's F 1 reaches us) is kept and forwarded then; one
+ * that comes to a command that never forwards ends us when the command is done, as it would
+ * have ended a JVM of its own (it just lets the command finish first).
+ */
+static int forwarding;
+static unsigned char pending[32];
+static int npending;
+
+static void catch_signals(int on) {
     struct sigaction sa = {0};
     sa.sa_handler = on ? on_signal : SIG_DFL;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = SA_RESTART;
     for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) {
         sigaction(FORWARDED[i], &sa, NULL);
+    }
+}
+
+static void relay(int conn, unsigned char sig) {
+    if (forwarding) {
+        char text[8];
+        snprintf(text, sizeof text, "%d", sig);
+        send_frame(conn, 'G', text, strlen(text));
+    } else if (npending < (int)sizeof pending) {
+        pending[npending++] = sig;
+    }
+}
+
+static void forward_signals(int conn, int on) {
+    forwarding = on;
+    for (int i = 0; on && i < npending; i++) {
+        relay(conn, pending[i]);
+    }
+    if (on) {
+        npending = 0;
+    }
+}
+
+/* A signal that was never forwarded ends us now, as it would have before. */
+static void raise_pending(void) {
+    if (npending > 0) {
+        catch_signals(0);
+        raise(pending[0]);
     }
 }
 
@@ -338,7 +377,7 @@ static void spawn(int conn, char *payload, uint32_t len) {
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
         for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) {
-            signal(FORWARDED[i], SIG_DFL);
+            signal(FORWARDED[i], SIG_DFL); /* caught here, default for the helper */
         }
         char *envp[] = {NULL};
         execve(argv[0], argv, envp);
@@ -389,9 +428,7 @@ static void wait_child(int conn, pid_t pid) {
         if (n > 0 && (fds[0].revents & POLLIN)) {
             unsigned char sig;
             if (read(sig_pipe[0], &sig, 1) == 1) {
-                char text[8];
-                snprintf(text, sizeof text, "%d", sig);
-                send_frame(conn, 'G', text, strlen(text));
+                relay(conn, sig);
             }
         }
     }
@@ -460,6 +497,7 @@ int main(int argc, char **argv) {
         direct();
     }
     signal(SIGPIPE, SIG_IGN);
+    catch_signals(1);
 
     struct buf req = {0};
     char num[32];
@@ -501,8 +539,7 @@ int main(int argc, char **argv) {
         if (fds[1].revents & POLLIN) {
             unsigned char sig;
             if (read(sig_pipe[0], &sig, 1) == 1) {
-                snprintf(num, sizeof num, "%d", sig);
-                send_frame(conn, 'G', num, strlen(num));
+                relay(conn, sig);
             }
         }
         if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
@@ -520,9 +557,12 @@ int main(int argc, char **argv) {
         switch (head[0]) {
         case 'X':
             reap_children();
+            raise_pending();
             exit(atoi(payload));
         case 'D':
             close(conn);
+            raise_pending();
+            catch_signals(0); /* the JVM handles its own */
             direct();
         case 'S':
             spawn(conn, payload, len);
@@ -531,7 +571,7 @@ int main(int argc, char **argv) {
             wait_child(conn, (pid_t)atoi(payload));
             break;
         case 'F':
-            forward_signals(payload[0] == '1');
+            forward_signals(conn, payload[0] == '1');
             break;
         default:
             die("the capsa server sent an unknown request '%c'", head[0]);
