@@ -19,7 +19,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -546,19 +545,7 @@ class ContainerdIT {
         return left;
     }
 
-    private interface Call {
-        Result call() throws Exception;
-    }
-
-    private static Result waitFor(Call call, Predicate<Result> done, String what) throws Exception {
-        Result last = null;
-        for (long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20); System.nanoTime() < end; ) {
-            last = call.call();
-            if (done.test(last)) {
-                return last;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("timed out waiting for " + what + "; last: " + last);
+    private static Result waitFor(EngineDaemon.Call call, Predicate<Result> done, String what) throws Exception {
+        return EngineDaemon.waitFor(call, done, what, Duration.ofSeconds(20));
     }
 }

@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -306,19 +305,7 @@ class DockerIT {
         return left;
     }
 
-    private interface Call {
-        Result call() throws Exception;
-    }
-
-    private static Result waitFor(Call call, Predicate<Result> done, String what) throws Exception {
-        Result last = null;
-        for (long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20); System.nanoTime() < end; ) {
-            last = call.call();
-            if (done.test(last)) {
-                return last;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("timed out waiting for " + what + "; last: " + last);
+    private static Result waitFor(EngineDaemon.Call call, Predicate<Result> done, String what) throws Exception {
+        return EngineDaemon.waitFor(call, done, what, Duration.ofSeconds(20));
     }
 }

@@ -275,6 +275,25 @@ final class EngineDaemon {
     }
 
     /** Mount points under {@code dir} in this (the host's) mount namespace. */
+    /** A command an engine suite repeats until its result is what the case waits for. */
+    interface Call {
+        Result call() throws Exception;
+    }
+
+    /** Repeats {@code call} every 100 ms until {@code done}, at most {@code limit}; the last result otherwise fails the case. */
+    static Result waitFor(Call call, java.util.function.Predicate<Result> done, String what, Duration limit)
+            throws Exception {
+        Result last = null;
+        for (long end = System.nanoTime() + limit.toNanos(); System.nanoTime() < end; ) {
+            last = call.call();
+            if (done.test(last)) {
+                return last;
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("timed out waiting for " + what + "; last: " + last);
+    }
+
     static List<String> mountsUnder(Path dir) throws IOException {
         List<String> mounts = new ArrayList<>();
         for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {

@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -270,54 +271,12 @@ class NamespaceBackendIT extends BusyboxBundle {
 
     // ---- process.terminal
 
-    private static final String RECEIVER = """
-            import array, os, select, socket, sys, time
-            path, send = sys.argv[1], sys.argv[2]
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.bind(path)
-            s.listen(1)
-            c, _ = s.accept()
-            msg, anc, _, _ = c.recvmsg(4096, socket.CMSG_SPACE(4))
-            fds = array.array('i')
-            for level, kind, data in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    fds.frombytes(data[:4])
-            print('name=' + msg.decode(), flush=True)
-            fd = fds[0]
-            os.write(fd, send.encode())
-            out = b''
-            deadline = time.time() + 15
-            while time.time() < deadline:
-                ready, _, _ = select.select([fd], [], [], 0.5)
-                if ready:
-                    try:
-                        chunk = os.read(fd, 4096)
-                    except OSError:
-                        break  # EIO: every slave descriptor is closed
-                    if not chunk:
-                        break
-                    out += chunk
-            sys.stdout.write(out.decode(errors='replace').replace('\\r', ''))
-            """;
-
-    /** A python3 receiver of the pty master (Java cannot receive SCM_RIGHTS), listening on {@code socket}. */
     private Process consoleReceiver(Path socket, String input) throws Exception {
-        Path script = tmp.resolve("receiver.py");
-        Files.writeString(script, RECEIVER);
-        Process p = new ProcessBuilder("python3", script.toString(), socket.toString(), input)
-                .redirectErrorStream(true).start();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!Files.exists(socket)) {
-            assertTrue(System.nanoTime() < deadline && p.isAlive(), "the console receiver did not start: "
-                    + (p.isAlive() ? "" : new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8)));
-            Thread.sleep(20);
-        }
-        return p;
+        return ConsoleReceiver.start(tmp, socket, input, Duration.ofSeconds(15));
     }
 
     private static String receiverOutput(Process p) throws Exception {
-        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the console receiver did not finish");
-        return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        return ConsoleReceiver.output(p, Duration.ofSeconds(30));
     }
 
     @Test

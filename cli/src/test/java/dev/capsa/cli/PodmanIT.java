@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -654,20 +655,8 @@ class PodmanIT {
         return Path.of(inspect(name, "{{.GraphDriver.Data.MergedDir}}")).resolve(file);
     }
 
-    private interface Call {
-        Result call() throws Exception;
-    }
-
-    private static Result waitFor(Call call, Predicate<Result> done, String what) throws Exception {
-        Result last = null;
-        for (long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(15); System.nanoTime() < end; ) {
-            last = call.call();
-            if (done.test(last)) {
-                return last;
-            }
-            Thread.sleep(100);
-        }
-        throw new AssertionError("timed out waiting for " + what + "; last: " + last);
+    private static Result waitFor(EngineDaemon.Call call, Predicate<Result> done, String what) throws Exception {
+        return EngineDaemon.waitFor(call, done, what, Duration.ofSeconds(15));
     }
 
     /** podman with this class's private storage, and {@code --runtime} when rt is given. */

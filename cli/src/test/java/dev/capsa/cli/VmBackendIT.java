@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -382,37 +383,6 @@ class VmBackendIT extends BusyboxBundle {
         }
     }
 
-    /** A python3 receiver of the pty master (Java cannot receive SCM_RIGHTS): types INPUT, prints what comes. */
-    private static final String RECEIVER = """
-            import array, os, select, socket, sys, time
-            path, send = sys.argv[1], sys.argv[2]
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.bind(path)
-            s.listen(1)
-            c, _ = s.accept()
-            msg, anc, _, _ = c.recvmsg(4096, socket.CMSG_SPACE(4))
-            fds = array.array('i')
-            for level, kind, data in anc:
-                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                    fds.frombytes(data[:4])
-            print('name=' + msg.decode(), flush=True)
-            fd = fds[0]
-            os.write(fd, send.encode())
-            out = b''
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                ready, _, _ = select.select([fd], [], [], 0.5)
-                if ready:
-                    try:
-                        chunk = os.read(fd, 4096)
-                    except OSError:
-                        break  # EIO: the relay, the slave's last holder, is gone
-                    if not chunk:
-                        break
-                    out += chunk
-            sys.stdout.write(out.decode(errors='replace').replace('\\r', ''))
-            """;
-
     @Test
     void execWithATerminalSendsAPtyToTheConsoleSocketAndTheProcessGetsAPtyInTheGuest() throws Exception {
         assumeTrue(onPath("python3"), "no python3 to receive the pty master");
@@ -422,14 +392,7 @@ class VmBackendIT extends BusyboxBundle {
         try {
             assertEquals(0, capsa("start", id).code());
             Path socket = tmp.resolve("console.sock");
-            Path script = Files.writeString(tmp.resolve("receiver.py"), RECEIVER);
-            Process receiver = new ProcessBuilder("python3", script.toString(), socket.toString(), "hello\n")
-                    .redirectErrorStream(true).start();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (!Files.exists(socket)) {
-                assertTrue(System.nanoTime() < deadline && receiver.isAlive(), "the console receiver did not start");
-                Thread.sleep(20);
-            }
+            Process receiver = ConsoleReceiver.start(tmp, socket, "hello\n", Duration.ofSeconds(30));
             Path process = tmp.resolve("process.json");
             ObjectNode p = Json.mapper().createObjectNode().put("terminal", true).put("cwd", "/");
             p.putObject("consoleSize").put("height", 30).put("width", 100);
@@ -442,8 +405,7 @@ class VmBackendIT extends BusyboxBundle {
             Result r = capsa("exec", "--tty", "--detach", "--console-socket", socket.toString(), "--pid-file",
                     pidFile.toString(), "--process", process.toString(), id);
             assertEquals(0, r.code(), r.err());
-            assertTrue(receiver.waitFor(60, TimeUnit.SECONDS), "the console receiver did not finish");
-            String out = new String(receiver.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            String out = ConsoleReceiver.output(receiver, Duration.ofSeconds(60));
             assertTrue(out.startsWith("name=/dev/ptmx\n"), out);
             assertTrue(out.contains("/dev/pts/0\n"), out);
             assertTrue(out.contains("30 100\n"), out);
