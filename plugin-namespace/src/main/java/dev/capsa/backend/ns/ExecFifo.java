@@ -2,6 +2,7 @@ package dev.capsa.backend.ns;
 
 import dev.capsa.error.CapsaException;
 import dev.capsa.error.HookFailedException;
+import dev.capsa.error.WrongStateException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.RandomAccessFile;
@@ -58,7 +59,7 @@ final class ExecFifo {
                             got = reader.get(1, TimeUnit.SECONDS);
                             break;
                         } catch (TimeoutException stuck) {
-                            throw new CapsaException("cannot start container \"" + id + "\": its process is gone");
+                            throw gone(id);
                         }
                     }
                 }
@@ -76,10 +77,19 @@ final class ExecFifo {
         }
     }
 
+    /**
+     * The process ended before start released it (killed by a command that came just before, say):
+     * the container is stopped, and start fails as on any stopped container.
+     */
+    private static WrongStateException gone(String id) {
+        return new WrongStateException("cannot start container \"" + id + "\": it is stopped (its process ended"
+                + " before start released it)");
+    }
+
     /** "0" then EOF: the process runs; "0" and text: what failed after the release; nothing: it died. */
     static void check(byte[] got, String id) {
         if (got.length == 0 || got[0] != '0') {
-            throw new CapsaException("cannot start container \"" + id + "\": its process is gone");
+            throw gone(id);
         }
         if (got.length == 1) {
             return;

@@ -65,8 +65,9 @@ class ExecFifoTest {
         Path fifo = fifo();
         AtomicBoolean alive = new AtomicBoolean(false);
         CapsaException e = assertThrows(CapsaException.class, () -> ExecFifo.release(fifo, alive::get, "c1"));
-        assertEquals("cannot start container \"c1\": its process is gone", e.getMessage());
-        assertInstanceOf(CapsaException.class, e);
+        assertEquals("cannot start container \"c1\": it is stopped (its process ended before start released it)",
+                e.getMessage());
+        assertInstanceOf(dev.capsa.error.WrongStateException.class, e, "a stopped container: wrong state");
     }
 
     private Path fifo() throws Exception {
