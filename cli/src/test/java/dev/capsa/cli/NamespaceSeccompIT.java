@@ -158,6 +158,21 @@ class NamespaceSeccompIT extends BusyboxBundle {
     }
 
     @Test
+    void anUnknownSyscallToBlockIsRefusedByPointerAndNothingIsLeft() throws Exception {
+        ObjectNode profile = mkdirFails(1);
+        ((ArrayNode) profile.at("/syscalls/0/names")).add("mkdri");
+        seccomp(profile);
+        args("true");
+        Result create = capsa("create", id("typo"));
+        assertEquals(1, create.code(), create.err());
+        assertTrue(create.err().contains("/linux/seccomp/syscalls/0/names/2: unknown syscall \"mkdri\""),
+                create.err());
+        Result list = capsa("list", "--format", "json");
+        assertEquals(0, list.code(), list.err());
+        assertEquals("[]", list.out().strip());
+    }
+
+    @Test
     void featuresReportSeccomp() throws Exception {
         Result r = capsa("features");
         assertEquals(0, r.code(), r.err());

@@ -28,8 +28,11 @@ import org.slf4j.LoggerFactory;
  * refused with its JSON pointer before libseccomp is touched; libseccomp is bound on the first
  * spec that has a seccomp section, so other commands do not pay for it.
  *
- * <p>Where config-linux.md is silent this follows runc: a syscall name libseccomp does not know is
- * skipped (it may belong to another kernel or architecture) with a debug line; a rule whose action
+ * <p>Where config-linux.md is silent this follows runc, with one exception: a syscall name that
+ * libseccomp knows on no architecture is skipped in a rule that allows (or logs) the call, with a
+ * debug line, as runc does (it may be a newer kernel's, and the default action still covers it), but
+ * refused with its pointer in a rule that blocks it, where runc's skip would let the call through
+ * unnoticed (a typo, or a syscall newer than this libseccomp); a rule whose action
  * equals the default action is skipped; {@code errnoRet} of a rule defaults to EPERM and
  * {@code defaultErrnoRet} applies to the default action only; two conditions on the same argument
  * become one rule each (libseccomp cannot AND them); SCMP_ACT_KILL is KILL_THREAD; the flag
@@ -321,8 +324,14 @@ final class SeccompCompiler {
             for (Rule rule : rules) {
                 int nr = lib.seccomp_syscall_resolve_name(rule.name());
                 if (nr == NR_SCMP_ERROR) {
-                    // runc: an unknown name may be another kernel's or architecture's; skip it
-                    LOG.debug("seccomp: unknown syscall \"{}\" ({}) ignored", rule.name(), rule.at());
+                    if (rule.action() != SCMP_ACT_ALLOW && rule.action() != SCMP_ACT_LOG) {
+                        // skipping it would let the call through: a typo or a syscall newer than libseccomp
+                        throw new InvalidSpecException(rule.at(), "unknown syscall \"" + rule.name() + "\": "
+                                + "libseccomp knows no syscall of that name on any architecture, so the rule "
+                                + "cannot be enforced");
+                    }
+                    // as runc: a name to allow may be a newer kernel's; the default action still applies to it
+                    LOG.debug("seccomp: unknown syscall \"{}\" ({}) not allowed", rule.name(), rule.at());
                     continue;
                 }
                 for (List<Condition> set : rule.conditionSets()) {

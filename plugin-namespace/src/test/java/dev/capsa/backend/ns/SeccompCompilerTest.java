@@ -3,6 +3,7 @@ package dev.capsa.backend.ns;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -99,11 +100,24 @@ class SeccompCompilerTest {
     }
 
     @Test
-    void unknownSyscallNamesAreSkippedAsRuncDoes() {
-        SeccompProgram known = SeccompCompiler.compile(profile(s -> { }));
-        SeccompProgram withUnknown = SeccompCompiler.compile(profile(s -> ((ArrayNode) s.at("/syscalls/0/names"))
-                .add("no_such_syscall_in_any_kernel")));
+    void anUnknownSyscallNameToAllowIsSkippedAsRuncDoes() {
+        Consumer<ObjectNode> allowList = s -> {
+            s.put("defaultAction", "SCMP_ACT_ERRNO");
+            ((ObjectNode) s.at("/syscalls/0")).put("action", "SCMP_ACT_ALLOW").remove("errnoRet");
+        };
+        SeccompProgram known = SeccompCompiler.compile(profile(allowList));
+        SeccompProgram withUnknown = SeccompCompiler.compile(profile(allowList.andThen(s ->
+                ((ArrayNode) s.at("/syscalls/0/names")).add("no_such_syscall_in_any_kernel"))));
         assertEquals(known, withUnknown);
+    }
+
+    @Test
+    void anUnknownSyscallNameToBlockIsRefusedByPointer() {
+        assertEquals("/linux/seccomp/syscalls/0/names/2: unknown syscall \"mkdri\": libseccomp knows no syscall "
+                + "of that name on any architecture, so the rule cannot be enforced",
+                refused(s -> ((ArrayNode) s.at("/syscalls/0/names")).add("mkdri")).getMessage());
+        // a name of another architecture only is known to libseccomp: it is not refused
+        assertNotNull(SeccompCompiler.compile(profile(s -> ((ArrayNode) s.at("/syscalls/0/names")).add("mmap2"))));
     }
 
     @Test
