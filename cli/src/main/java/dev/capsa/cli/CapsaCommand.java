@@ -13,6 +13,9 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -26,10 +29,6 @@ import picocli.CommandLine.ScopeType;
  */
 @Command(name = "capsa",
         description = "An OCI container runtime with pluggable backends (ns: namespaces, vm: a KVM guest).",
-        subcommands = {CreateCommand.class, RunCommand.class, StartCommand.class, StateCommand.class,
-            KillCommand.class, DeleteCommand.class, ListCommand.class, PsCommand.class, ExecCommand.class,
-            PauseCommand.class, ResumeCommand.class, EventsCommand.class, UpdateCommand.class, SpecCommand.class,
-            FeaturesCommand.class, CheckpointCommand.class, RestoreCommand.class, AotTrainCommand.class},
         sortOptions = false, usageHelpAutoWidth = true)
 public final class CapsaCommand implements Callable<Integer> {
     static final String DEFAULT_ROOT = "/run/capsa";
@@ -72,20 +71,47 @@ public final class CapsaCommand implements Callable<Integer> {
     @Option(names = {"-h", "--help"}, usageHelp = true, description = "show this help")
     boolean help;
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     PrintStream out;
     PrintStream err;
     private Injector injector;
+    private Engine engine;
+
+    /** The subcommands, in the order of the usage text. */
+    static final List<Class<?>> SUBCOMMANDS = List.of(CreateCommand.class, RunCommand.class, StartCommand.class,
+            StateCommand.class, KillCommand.class, DeleteCommand.class, ListCommand.class, PsCommand.class,
+            ExecCommand.class, PauseCommand.class, ResumeCommand.class, EventsCommand.class, UpdateCommand.class,
+            SpecCommand.class, FeaturesCommand.class, CheckpointCommand.class, RestoreCommand.class,
+            AotTrainCommand.class);
+
+    /** The root's options that take a value: what stands between them and the subcommand's name. */
+    private static final Set<String> VALUED = Set.of("--root", "--log", "--log-format", "--backend", "--plugins",
+            "--config");
 
     public static int execute(String[] args, PrintStream out, PrintStream err) {
         CapsaCommand root = new CapsaCommand();
         root.out = out;
         root.err = err;
         CommandLine cli = new CommandLine(root);
+        // Only the named subcommand is built: picocli reads every option of a command by reflection,
+        // and building all eighteen was the largest CPU cost of a warm server's command. Usage
+        // errors and help, where picocli lists them, get them all.
+        Class<?> named = subcommand(args);
+        for (Class<?> type : SUBCOMMANDS) {
+            if (named == null || type == named) {
+                cli.addSubcommand(newInstance(type));
+            }
+        }
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
         cli.setCaseInsensitiveEnumValuesAllowed(true);
         // runc stops reading exec's flags at the first argument: `exec c1 sh -c x` runs sh -c x
-        cli.getSubcommands().get("exec").setStopAtPositional(true);
+        CommandLine exec = cli.getSubcommands().get("exec");
+        if (exec != null) {
+            exec.setStopAtPositional(true);
+        }
         cli.setExecutionStrategy(parsed -> {
             root.configureLogging();
             return new CommandLine.RunLast().execute(parsed);
@@ -95,12 +121,46 @@ public final class CapsaCommand implements Callable<Integer> {
         return cli.execute(args);
     }
 
+    /** The subcommand the arguments name (its name or an alias, after the root's options), or null. */
+    static Class<?> subcommand(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            if (arg.equals("--")) {
+                return null;
+            }
+            if (arg.startsWith("-")) {
+                if (VALUED.contains(arg)) {
+                    i++;
+                }
+                continue;
+            }
+            for (Class<?> type : SUBCOMMANDS) {
+                Command command = type.getAnnotation(Command.class);
+                if (command.name().equals(arg) || Arrays.asList(command.aliases()).contains(arg)) {
+                    return type;
+                }
+            }
+            return null;
+        }
+        return null;
+    }
+
+    private static Object newInstance(Class<?> type) {
+        try {
+            var constructor = type.getDeclaredConstructor();
+            constructor.setAccessible(true);
+            return constructor.newInstance();
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot make subcommand " + type.getName(), e);
+        }
+    }
+
     @Override
     public Integer call() {
         if (version) {
             return new VersionReport(this).print();
         }
-        CommandLine.usage(this, out);
+        spec.commandLine().usage(out); // with the subcommands added in execute()
         return 2;
     }
 
@@ -151,15 +211,42 @@ public final class CapsaCommand implements Callable<Integer> {
 
     /** The engine, built on first use: commands that don't need it (spec, --version) never pay for Guice. */
     Engine engine() {
-        return injector().getInstance(Engine.class);
+        if (engine == null) {
+            engine = injector().getInstance(Engine.class);
+        }
+        return engine;
     }
 
+    /**
+     * The injector for this command's settings. The capsa server runs many commands in one JVM and
+     * keeps the injectors of the last few settings (state roots, plugin folders, configurations):
+     * building one was the largest CPU cost of a short command. What a command must not share is
+     * made per {@link Engine} (see {@link CapsaModule}).
+     */
     Injector injector() {
         if (injector == null) {
-            injector = Guice.createInjector(Stage.PRODUCTION, new CapsaModule(settings()));
+            injector = INJECTORS.get(settings());
         }
         return injector;
     }
+
+    /** A few injectors by settings; a JVM of its own holds one, the server up to {@link #MAX_INJECTORS}. */
+    private static final class Injectors {
+        private final java.util.LinkedHashMap<CapsaSettings, Injector> cache = new java.util.LinkedHashMap<>(16, 0.75f,
+                true) {
+            @Override
+            protected boolean removeEldestEntry(java.util.Map.Entry<CapsaSettings, Injector> eldest) {
+                return size() > MAX_INJECTORS;
+            }
+        };
+
+        synchronized Injector get(CapsaSettings settings) {
+            return cache.computeIfAbsent(settings, s -> Guice.createInjector(Stage.PRODUCTION, new CapsaModule(s)));
+        }
+    }
+
+    private static final int MAX_INJECTORS = 8;
+    private static final Injectors INJECTORS = new Injectors();
 
     static final class LogFormatConverter implements CommandLine.ITypeConverter<LogSink.Format> {
         @Override

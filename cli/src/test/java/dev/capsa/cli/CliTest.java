@@ -86,7 +86,10 @@ class CliTest {
         assertEquals(2, capsa("frobnicate").code());
         assertEquals(2, capsa("state").code(), "missing id");
         assertEquals(2, capsa("--log-format", "xml", "list").code());
-        assertEquals(2, capsa().code(), "no command");
+        Result none = capsa();
+        assertEquals(2, none.code(), "no command");
+        assertTrue(none.out().contains("Commands:") && none.out().contains("  delete "), "every subcommand listed: "
+                + none.out());
         Result r = capsa("kill", "--bogus", "x");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("--bogus"), r.err());
