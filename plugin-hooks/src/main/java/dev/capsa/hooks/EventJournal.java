@@ -53,6 +53,8 @@ public final class EventJournal implements LifecycleHook {
 
     private final Path root;
     private final Clock clock;
+    /** Backends read once per container: an instance serves one command, whose container keeps its backend. */
+    private final java.util.Map<String, Optional<String>> backends = new java.util.concurrent.ConcurrentHashMap<>();
 
     @Inject
     public EventJournal(CapsaSettings settings) {
@@ -92,7 +94,7 @@ public final class EventJournal implements LifecycleHook {
         ObjectNode event = Json.mapper().createObjectNode();
         event.put("time", TIME.format(Instant.now(clock).atOffset(ZoneOffset.UTC)));
         event.put("id", state.id());
-        backend(state.id()).ifPresent(b -> event.put("backend", b));
+        backends.computeIfAbsent(state.id(), this::backend).ifPresent(b -> event.put("backend", b));
         event.put("phase", phase.specName());
         event.put("status", state.status());
         if (state.pid() != null && state.pid() > 0) {
