@@ -27,6 +27,8 @@ public final class HelperBinary {
     private final Class<?> owner;
     private final String name;
     private final String plugin;
+    /** The jar's content does not change under a loaded class: read once (a new jar is a new class). */
+    private volatile String hash;
 
     /**
      * @param owner  a class of the plugin whose jar holds the binary
@@ -83,6 +85,15 @@ public final class HelperBinary {
     }
 
     private String hash() {
+        String known = hash;
+        if (known == null) {
+            known = readHash();
+            hash = known;
+        }
+        return known;
+    }
+
+    private String readHash() {
         String file = name + ".sha256";
         try (InputStream in = owner.getResourceAsStream("/" + file)) {
             if (in == null) {

@@ -58,9 +58,22 @@ public record CgroupHost(CgroupMode mode, Path root, List<Mount> mounts) {
         return Path.of("/proc/" + dev.capsa.os.Caller.current().pid() + "/cgroup");
     }
 
-    /** The live host: /proc/self/mountinfo and /sys/fs/cgroup. */
+    /** The last live host and the mountinfo it was read from: the capsa server detects it for every command. */
+    private record Detected(List<String> mountinfo, CgroupHost host) {
+    }
+
+    private static volatile Detected last;
+
+    /** The live host: /proc/self/mountinfo and /sys/fs/cgroup (parsed again only when mountinfo changed). */
     public static CgroupHost detect() {
-        return detect(readLines(Path.of("/proc/self/mountinfo")), DEFAULT_ROOT);
+        List<String> mountinfo = readLines(Path.of("/proc/self/mountinfo"));
+        Detected known = last;
+        if (known != null && known.mountinfo().equals(mountinfo)) {
+            return known.host();
+        }
+        CgroupHost host = detect(mountinfo, DEFAULT_ROOT);
+        last = new Detected(mountinfo, host);
+        return host;
     }
 
     /** A host from mountinfo lines; {@code root} is where its hierarchies live (a fixture directory in tests). */
