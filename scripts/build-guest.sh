@@ -9,7 +9,7 @@
 #   decompress it). QEMU boots it through its PVH entry, which saves the ~4.3 s that
 #   decompressing costs under TCG (docs/vm.md).
 # - modules.cpio: an uncompressed newc cpio with the modules the guest needs (virtio-mmio,
-#   virtio_console, 9p over virtio) and their dependencies from modules.dep, plus
+#   virtio-pci, virtio_console, 9p over virtio) and their dependencies from modules.dep, plus
 #   /etc/capsa/modules, the load order (dependencies first) that the agent follows with
 #   finit_module. Entries are sorted, owned by 0:0 and dated 1970-01-01, so the same kernel gives
 #   the same bytes. The agent (/init) is not in it: the backend prepends it at run time from the
@@ -42,8 +42,10 @@ for tool in xz cpio; do
   command -v $tool >/dev/null || die "$tool not found: apt-get install ${tool/xz/xz-utils}"
 done
 
-# the modules the agent needs; the rest of the list is their dependencies
-wanted=(virtio_mmio virtio_console 9pnet_virtio 9p)
+# the modules the agent needs; the rest of the list is their dependencies. virtio_pci is for the
+# libvirt launcher's q35 guest (libvirt refuses microvm with a 9p share); on microvm it loads and
+# finds no device
+wanted=(virtio_mmio virtio_pci virtio_console 9pnet_virtio 9p)
 
 dest=$out/$version
 self=$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)

@@ -35,6 +35,10 @@ required=(
   "linux-image-amd64 -"
   "xz-utils xz"
   "cpio cpio"
+  # the vm backend's libvirt launcher (docs/vm.md): the daemon, libvirt.so.0 and virsh. Nothing
+  # starts the daemon here (no service starts during the install); see docs/vm.md
+  "libvirt-daemon-system /usr/sbin/libvirtd"
+  "libvirt-clients virsh"
   # engines that drive Capsa in the integration tests
   "podman podman"
   "containerd containerd"
@@ -94,6 +98,17 @@ if ((${#missing[@]} > 0)) || [[ -z $jdk ]]; then
   ((status == 0)) || die "apt-get install ${missing[*]} failed"
   [[ -n $jdk ]] || jdk=$(capsa_find_jdk)
   [[ -n $jdk ]] || die "installed a JDK but found none >= 21 under /usr/lib/jvm: install a JDK 21+ and set JAVA_HOME"
+fi
+
+# The libvirt launcher's detached containers write to the descriptors capsa inherited, which libvirt
+# opens as file chardevs. With libvirt's default stdio_handler ("logd") virtlogd writes those and
+# fails on a pipe or terminal ("Unable to determine current file offset"), so libvirtd must open
+# them itself. Set once, only when qemu.conf does not set stdio_handler already (docs/vm.md);
+# a running daemon reads it when it starts again.
+qemu_conf=/etc/libvirt/qemu.conf
+if [[ -f $qemu_conf && $(id -u) -eq 0 ]] && ! grep -qE '^[[:space:]]*stdio_handler[[:space:]]*=' "$qemu_conf"; then
+  printf '\n# scripts/setup.sh (Capsa): libvirtd opens file chardevs itself (docs/vm.md "The libvirt launcher")\nstdio_handler = "file"\n' >>"$qemu_conf"
+  echo "setup.sh: set stdio_handler = \"file\" in $qemu_conf (for capsa's libvirt launcher)" >&2
 fi
 
 capsa_use_jdk "$jdk"

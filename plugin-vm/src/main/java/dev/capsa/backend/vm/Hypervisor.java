@@ -5,10 +5,16 @@ import dev.capsa.spi.Availability;
 import java.nio.file.Path;
 
 /**
- * What boots guests (Kata's "hypervisor" seam): direct QEMU now, libvirt later. The real one is
- * {@link dev.capsa.backend.vm.qemu.QemuHypervisor}; tests use fakes.
+ * What boots guests (Kata's "hypervisor" seam): {@link dev.capsa.backend.vm.qemu.QemuHypervisor}
+ * (a QEMU process) and {@link dev.capsa.backend.vm.libvirt.LibvirtHypervisor} (a libvirt domain),
+ * chosen by {@link Launcher}; tests use fakes.
  */
 public interface Hypervisor {
+    /** The launcher's name, as the annotation dev.capsa.vm.launcher says it. */
+    default String launcher() {
+        return Launcher.QEMU;
+    }
+
     /** Whether the launcher's program is there; cheap. */
     Availability probe();
 

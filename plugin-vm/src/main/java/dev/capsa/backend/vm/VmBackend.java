@@ -5,7 +5,6 @@ import dev.capsa.backend.vm.image.GuestImage;
 import dev.capsa.backend.vm.qemu.Accelerator;
 import dev.capsa.backend.vm.qemu.HostClock;
 import dev.capsa.backend.vm.qemu.QemuCommandLine;
-import dev.capsa.backend.vm.qemu.QemuHypervisor;
 import dev.capsa.error.BackendUnavailableException;
 import dev.capsa.error.CapsaException;
 import dev.capsa.error.InvalidSpecException;
@@ -90,7 +89,7 @@ public final class VmBackend implements RuntimeBackend {
     private final Supplier<ExecRelay> relays;
 
     public VmBackend() {
-        this(QemuHypervisor.fromEnvironment(), GuestImage.fromEnvironment(),
+        this(Launcher.fromEnvironment(), GuestImage.fromEnvironment(),
                 ctl -> AgentClient.connect(ctl, Duration.ofSeconds(2), REPLY_TIMEOUT), BOOT_TIMEOUT);
     }
 
@@ -152,6 +151,7 @@ public final class VmBackend implements RuntimeBackend {
             throw new BackendUnavailableException("the vm backend cannot pass descriptors into the guest (--preserve-fds)");
         }
         GuestPlan plan = GuestPlan.from(ctx.spec(), options.foreground(), ctx.bundle());
+        Hypervisor hypervisor = Launcher.forSpec(ctx.spec(), this.hypervisor);
         Availability ready = image.probe();
         if (!ready.available()) {
             throw new BackendUnavailableException("backend vm is unavailable: " + ready.reason());
