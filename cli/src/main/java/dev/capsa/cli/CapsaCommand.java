@@ -194,7 +194,7 @@ public final class CapsaCommand implements Callable<Integer> {
     CapsaSettings settings() {
         CapsaConfig loaded = CapsaConfig.load(config);
         return new CapsaSettings(root == null ? Path.of(DEFAULT_ROOT) : root, pluginsDir(), backend,
-                loaded.defaultBackend(), systemdCgroup, loaded.hooks());
+                loaded.defaultBackend(), systemdCgroup, loaded.hooks(), loaded.backendOptions());
     }
 
     Path pluginsDir() {

@@ -11,7 +11,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Capsa's configuration file: {@code --config FILE}, else {@code $CAPSA_CONFIG}, else
@@ -21,8 +23,9 @@ import java.util.List;
  * @param defaultBackend the backend for containers that name none (key {@code defaultBackend})
  * @param hooks          keys {@code hooks} (enabled hook plugins), {@code hooksDirs} and
  *                       {@code hookTimeoutSeconds}
+ * @param backendOptions key {@code backendOptions}: an object per backend name of string settings
  */
-record CapsaConfig(String defaultBackend, HookSettings hooks) {
+record CapsaConfig(String defaultBackend, HookSettings hooks, Map<String, Map<String, String>> backendOptions) {
     static final Path DEFAULT_PATH = Path.of("/etc/capsa/config.json");
 
     /** Where the file comes from: {@code --config}, else {@code $CAPSA_CONFIG}, else the default path. */
@@ -50,7 +53,7 @@ record CapsaConfig(String defaultBackend, HookSettings hooks) {
             if (source.from() != null) {
                 throw new CapsaException("configuration file " + file + " (from " + source.from() + ") does not exist");
             }
-            return new CapsaConfig(EngineSettings.DEFAULT_BACKEND, HookSettings.DEFAULTS);
+            return new CapsaConfig(EngineSettings.DEFAULT_BACKEND, HookSettings.DEFAULTS, Map.of());
         }
         JsonNode tree;
         try {
@@ -71,7 +74,36 @@ record CapsaConfig(String defaultBackend, HookSettings hooks) {
         }
         return new CapsaConfig(backend == null ? EngineSettings.DEFAULT_BACKEND : backend.asText(),
                 new HookSettings(hooks, dirs == null ? null : dirs.stream().map(Path::of).toList(),
-                        timeout == null ? null : Duration.ofSeconds(timeout.asInt())));
+                        timeout == null ? null : Duration.ofSeconds(timeout.asInt())),
+                backendOptions(tree, file));
+    }
+
+    /** {@code backendOptions}: {"vm": {"launcher": "libvirt"}, ...}, every value a string. */
+    private static Map<String, Map<String, String>> backendOptions(JsonNode tree, Path file) {
+        JsonNode node = tree == null ? null : tree.get("backendOptions");
+        if (node == null) {
+            return Map.of();
+        }
+        if (!node.isObject()) {
+            throw new CapsaException("configuration file " + file + ": /backendOptions must be an object");
+        }
+        Map<String, Map<String, String>> all = new LinkedHashMap<>();
+        for (var backend : node.properties()) {
+            if (!backend.getValue().isObject()) {
+                throw new CapsaException("configuration file " + file + ": /backendOptions/" + backend.getKey()
+                        + " must be an object");
+            }
+            Map<String, String> options = new LinkedHashMap<>();
+            for (var option : backend.getValue().properties()) {
+                if (!option.getValue().isTextual()) {
+                    throw new CapsaException("configuration file " + file + ": /backendOptions/" + backend.getKey()
+                            + "/" + option.getKey() + " must be a string");
+                }
+                options.put(option.getKey(), option.getValue().asText());
+            }
+            all.put(backend.getKey(), options);
+        }
+        return all;
     }
 
     /** A list of strings under that key, or null when the key is absent. */

@@ -229,6 +229,22 @@ class CliTest {
     }
 
     @Test
+    void backendOptionsReachTheSettingsAndBadOnesAreNamedByPointer() throws Exception {
+        Path file = tmp.resolve("options.json");
+        Files.writeString(file, "{\"backendOptions\": {\"vm\": {\"launcher\": \"libvirt\", \"libvirtUri\": \"qemu:///system\"}}}");
+        CapsaConfig config = CapsaConfig.load(new CapsaConfig.Source(file, "--config"));
+        assertEquals(java.util.Map.of("vm", java.util.Map.of("launcher", "libvirt", "libvirtUri", "qemu:///system")),
+                config.backendOptions());
+        Files.writeString(file, "{\"backendOptions\": {\"vm\": {\"launcher\": 3}}}");
+        CapsaException e = assertThrows(CapsaException.class,
+                () -> CapsaConfig.load(new CapsaConfig.Source(file, "--config")));
+        assertEquals("configuration file " + file + ": /backendOptions/vm/launcher must be a string", e.getMessage());
+        Files.writeString(file, "{\"backendOptions\": [\"vm\"]}");
+        e = assertThrows(CapsaException.class, () -> CapsaConfig.load(new CapsaConfig.Source(file, "--config")));
+        assertEquals("configuration file " + file + ": /backendOptions must be an object", e.getMessage());
+    }
+
+    @Test
     void sizesAndDurationsParseLikeRuncs() {
         assertEquals(512L << 20, UpdateCommand.bytes("--memory", "512m"));
         assertEquals(1L << 30, UpdateCommand.bytes("--memory", "1G"));

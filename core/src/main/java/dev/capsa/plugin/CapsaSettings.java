@@ -3,6 +3,7 @@ package dev.capsa.plugin;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The runtime-wide settings of one {@code capsa} invocation, from global flags, environment and
@@ -14,17 +15,31 @@ import java.util.List;
  * @param defaultBackend the backend used when nothing names one
  * @param systemdCgroup  --systemd-cgroup
  * @param hooks          which hook plugins run, where hooks.d lives, and how long a plugin may take
+ * @param backendOptions the configuration key {@code backendOptions}: per backend name, its own
+ *                       string settings (the vm backend's {@code launcher}, for example)
  */
 public record CapsaSettings(Path root, Path pluginsDir, String backendFlag, String defaultBackend,
-                            boolean systemdCgroup, HookSettings hooks) {
+                            boolean systemdCgroup, HookSettings hooks, Map<String, Map<String, String>> backendOptions) {
 
     public CapsaSettings {
         hooks = hooks == null ? HookSettings.DEFAULTS : hooks;
+        backendOptions = backendOptions == null ? Map.of() : Map.copyOf(backendOptions);
+    }
+
+    public CapsaSettings(Path root, Path pluginsDir, String backendFlag, String defaultBackend,
+                         boolean systemdCgroup, HookSettings hooks) {
+        this(root, pluginsDir, backendFlag, defaultBackend, systemdCgroup, hooks, Map.of());
     }
 
     public CapsaSettings(Path root, Path pluginsDir, String backendFlag, String defaultBackend,
                          boolean systemdCgroup) {
         this(root, pluginsDir, backendFlag, defaultBackend, systemdCgroup, HookSettings.DEFAULTS);
+    }
+
+    /** A backend's own setting from the configuration file, or null. */
+    public String backendOption(String backend, String key) {
+        Map<String, String> options = backendOptions.get(backend);
+        return options == null ? null : options.get(key);
     }
 
     /**

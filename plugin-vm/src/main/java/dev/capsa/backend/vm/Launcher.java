@@ -30,17 +30,35 @@ public final class Launcher {
 
     /** The host's launcher: $CAPSA_VM_LAUNCHER, else qemu. */
     public static Hypervisor fromEnvironment() {
-        return named(Caller.env(ENV));
+        return fromSettings(null, null);
+    }
+
+    /**
+     * The host's launcher: $CAPSA_VM_LAUNCHER, else the configuration file's
+     * {@code backendOptions.vm.launcher} ({@code configured}), else qemu; the libvirt URI likewise
+     * from $CAPSA_LIBVIRT_URI, else {@code backendOptions.vm.libvirtUri}.
+     */
+    public static Hypervisor fromSettings(String configured, String libvirtUri) {
+        String env = Caller.env(ENV);
+        if (env != null && !env.isBlank()) {
+            return named(env, ENV + "=" + env, libvirtUri);
+        }
+        return named(configured, "backendOptions/vm/launcher \"" + configured + "\" in the configuration file",
+                libvirtUri);
     }
 
     static Hypervisor named(String name) {
+        return named(name, ENV + "=" + name, null);
+    }
+
+    private static Hypervisor named(String name, String source, String libvirtUri) {
         if (name == null || name.isBlank() || name.equals(QEMU)) {
             return QemuHypervisor.fromEnvironment();
         }
         if (name.equals(LIBVIRT)) {
-            return LibvirtHypervisor.fromEnvironment();
+            return LibvirtHypervisor.fromEnvironment(libvirtUri);
         }
-        return new Unusable(ENV + "=" + name + ": the vm launcher must be " + QEMU + " or " + LIBVIRT);
+        return new Unusable(source + ": the vm launcher must be " + QEMU + " or " + LIBVIRT);
     }
 
     /**

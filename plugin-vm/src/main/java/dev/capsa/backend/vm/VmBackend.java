@@ -93,6 +93,14 @@ public final class VmBackend implements RuntimeBackend {
                 ctl -> AgentClient.connect(ctl, Duration.ofSeconds(2), REPLY_TIMEOUT), BOOT_TIMEOUT);
     }
 
+    /** With the configuration file's {@code backendOptions.vm} ({@code launcher}, {@code libvirtUri}). */
+    @jakarta.inject.Inject
+    public VmBackend(dev.capsa.plugin.CapsaSettings settings) {
+        this(Launcher.fromSettings(settings.backendOption(NAME, "launcher"), settings.backendOption(NAME, "libvirtUri")),
+                GuestImage.fromEnvironment(), ctl -> AgentClient.connect(ctl, Duration.ofSeconds(2), REPLY_TIMEOUT),
+                BOOT_TIMEOUT);
+    }
+
     VmBackend(Hypervisor hypervisor, GuestImage image, Function<Path, GuestAgent> agents, Duration bootTimeout) {
         this(hypervisor, image, agents, bootTimeout, () -> new ExecRelay(RelayBinary.path(), REPLY_TIMEOUT));
     }

@@ -73,4 +73,17 @@ class LauncherTest {
         assertEquals("qemu", Launcher.named("qemu").launcher());
         assertEquals("libvirt", Launcher.named("libvirt").launcher());
     }
+
+    @Test
+    void theConfigurationFileChoosesTheHostsLauncherWhenTheEnvironmentDoesNot() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv(Launcher.ENV) == null
+                && System.getenv("CAPSA_LIBVIRT_URI") == null, "the environment names a launcher or URI");
+        Hypervisor libvirt = Launcher.fromSettings("libvirt", "qemu+unix:///system?socket=/tmp/x.sock");
+        assertEquals("libvirt", libvirt.launcher());
+        assertEquals("qemu+unix:///system?socket=/tmp/x.sock",
+                ((dev.capsa.backend.vm.libvirt.LibvirtHypervisor) libvirt).uri());
+        assertEquals("qemu", Launcher.fromSettings(null, null).launcher());
+        assertEquals("backendOptions/vm/launcher \"xen\" in the configuration file: the vm launcher must be qemu or "
+                + "libvirt", Launcher.fromSettings("xen", null).probe().reason());
+    }
 }

@@ -66,10 +66,17 @@ public final class LibvirtHypervisor implements Hypervisor {
 
     /** $CAPSA_LIBVIRT_URI, else qemu:///system; $CAPSA_QEMU, when set, as the domain's emulator. */
     public static LibvirtHypervisor fromEnvironment() {
-        String configured = Caller.env("CAPSA_LIBVIRT_URI");
+        return fromEnvironment(null);
+    }
+
+    /** $CAPSA_LIBVIRT_URI, else {@code configured} (the configuration file's), else qemu:///system. */
+    public static LibvirtHypervisor fromEnvironment(String configured) {
+        String env = Caller.env("CAPSA_LIBVIRT_URI");
+        String uri = env != null && !env.isBlank() ? env
+                : configured != null && !configured.isBlank() ? configured : DEFAULT_URI;
         String binary = Caller.env("CAPSA_QEMU");
-        return new LibvirtHypervisor(configured != null && !configured.isBlank() ? configured : DEFAULT_URI,
-                QemuHypervisor.fromEnvironment(), binary != null && !binary.isBlank() ? Path.of(binary) : null);
+        return new LibvirtHypervisor(uri, QemuHypervisor.fromEnvironment(),
+                binary != null && !binary.isBlank() ? Path.of(binary) : null);
     }
 
     @Override
