@@ -105,11 +105,14 @@
  *                                    with CLONE_NEWTIME in clone: stage 0 unshares the time namespace
  *                                    (clone cannot take the flag) and writes /proc/self/timens_offsets
  *   joineduserns []                  a setns path is a user namespace: the init becomes its root
+ *   fault [step, fail|kill]          tests only (Java's dev.capsa.fault.Faults): at the named step
+ *                                    (fault_at below) report "error fault" and exit, or die by SIGKILL
  *   end []
  *
  * Reports (capsa-init -> Java), one line each:
  *   pid N                            the init's pid in the host's pid namespace
  *   step NAME                        a step that succeeded
+ *   fault NAME                       tests only: capsa-init dies at the step NAME (plan record "fault")
  *   error STEP ERRNO DETAIL          a step that failed; the init exits
  *   sync                             waiting for "go\n" (or EOF: abort)
  *   ready                            all done; blocked on the exec fifo
@@ -298,6 +301,9 @@ struct plan {
     struct hook hooks[MAX_HOOKS];
     int nhooks;
     char *hookstate_prefix[2], *hookstate_suffix[2];
+    /* a test's fault: the step's name and whether to die (1) or fail (0) there */
+    char *fault_step;
+    int fault_kill;
 };
 
 static struct plan plan;
@@ -357,6 +363,23 @@ static int fail(const char *step, int err, const char *fmt, ...) {
 
 static void step_ok(const char *step) {
     send_line("step %s", step);
+}
+
+/*
+ * A test's fault at one of the steps FaultStep lists as INIT_*: SIGKILL, or the step fails with
+ * "fault injected at step NAME" (-1). The init of a new pid namespace ignores a SIGKILL it sends
+ * itself (pid_namespaces(7)): it ends with _exit(137) then, as abruptly, without any cleanup.
+ */
+static int fault_at(const char *step) {
+    if (!plan.fault_step || strcmp(plan.fault_step, step) != 0) {
+        return 0;
+    }
+    if (plan.fault_kill) {
+        send_line("fault %s", step); /* so that the test knows the step was reached */
+        raise(SIGKILL);
+        _exit(128 + SIGKILL);
+    }
+    return fail("fault", 0, "fault injected at step %s", step);
 }
 
 /* ---- reading the plan */
@@ -845,6 +868,10 @@ static int read_plan(void) {
             }
             plan.hookstate_prefix[phase] = f[1];
             plan.hookstate_suffix[phase] = f[2];
+        } else if (!strcmp(tag, "fault")) {
+            NEED(2);
+            plan.fault_step = f[0];
+            plan.fault_kill = !strcmp(f[1], "kill");
         } else if (!strcmp(tag, "end")) {
             break;
         } else {
@@ -2348,11 +2375,14 @@ static int init_main(int syncfd) {
         fail("setresuid", errno, "root of the user namespace (is 0 mapped?)");
         return 1;
     }
+    if (fault_at("init-namespaces-entered") < 0) {
+        return 1;
+    }
     int root = -1;
     if (step_hostname() < 0 || step_loopback() < 0 || step_rootfs(&root) < 0) {
         return 1;
     }
-    if (step_rootfs_ops(root) < 0) {
+    if (step_rootfs_ops(root) < 0 || fault_at("init-mounts-done") < 0) {
         return 1;
     }
     if (step_sync() < 0) {
@@ -2364,12 +2394,13 @@ static int init_main(int syncfd) {
         fail("hook", 0, "%s", hook_msg);
         return 1;
     }
-    if (step_pivot(root) < 0 || step_console() < 0 || step_sysctls() < 0 || step_masks() < 0) {
+    if (step_pivot(root) < 0 || fault_at("init-pivoted") < 0 || step_console() < 0 || step_sysctls() < 0
+        || step_masks() < 0) {
         return 1;
     }
     close(root);
     char exe[PATH_MAX];
-    if (step_process(exe, sizeof exe) < 0) {
+    if (step_process(exe, sizeof exe) < 0 || fault_at("init-process-ready") < 0) {
         return 1;
     }
     send_line("ready");
@@ -2394,6 +2425,13 @@ static int init_main(int syncfd) {
     }
     close(w);
     w = high;
+    if (plan.fault_step && !strcmp(plan.fault_step, "init-fifo-opened") && !plan.fault_kill) {
+        /* Java is gone since "ready": the failure reaches start through the fifo, after the "0" */
+        static const char msg[] = "0fault injected at step init-fifo-opened";
+        (void)!write(w, msg, sizeof msg - 1);
+        return 1;
+    }
+    (void)fault_at("init-fifo-opened");
     if (write(w, "0", 1) != 1) {
         fail("exec fifo", errno, "write");
         return 1;
@@ -2720,7 +2758,7 @@ static int exec_main(void) {
         fail("sched_setaffinity", errno, "/process/execCPUAffinity/initial");
         return 1;
     }
-    if (join_cgroups() < 0 || join_namespaces() < 0) {
+    if (join_cgroups() < 0 || join_namespaces() < 0 || fault_at("init-exec-joined") < 0) {
         return 1;
     }
     pid_t pid = fork();
@@ -2733,7 +2771,7 @@ static int exec_main(void) {
         _exit(exec_child());
     }
     send_line("pid %d", (int)pid);
-    if (leave_cgroups() < 0) {
+    if (fault_at("init-exec-forked") < 0 || leave_cgroups() < 0) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         return 1;
@@ -2807,11 +2845,14 @@ int main(int argc, char **argv) {
         fail("mkfifo", errno, "%s", plan.fifo);
         return 1;
     }
+    if (fault_at("init-fifo-made") < 0) {
+        return 1;
+    }
     if (plan.foreground && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
         fail("prctl", errno, "PR_SET_CHILD_SUBREAPER");
         return 1;
     }
-    if (join_cgroups() < 0 || join_paths() < 0) {
+    if (join_cgroups() < 0 || join_paths() < 0 || fault_at("init-cgroup-joined") < 0) {
         return 1;
     }
     if (unshare_time() < 0) {
@@ -2839,7 +2880,7 @@ int main(int argc, char **argv) {
     }
     close(sync[0]);
     send_line("pid %d", (int)pid);
-    if (leave_cgroups() < 0) {
+    if (fault_at("init-cloned") < 0 || leave_cgroups() < 0) {
         close(sync[1]); /* the init reads EOF and exits */
         waitpid(pid, NULL, 0);
         return 1;

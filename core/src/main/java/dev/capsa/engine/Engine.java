@@ -5,6 +5,8 @@ import dev.capsa.error.BackendUnavailableException;
 import dev.capsa.error.CapsaException;
 import dev.capsa.error.NotFoundException;
 import dev.capsa.error.WrongStateException;
+import dev.capsa.fault.FaultStep;
+import dev.capsa.fault.Faults;
 import dev.capsa.os.Os;
 import dev.capsa.spec.Spec;
 import dev.capsa.spec.SpecLoader;
@@ -87,6 +89,7 @@ public final class Engine {
             Files.write(store.dir(id).resolve(StoredContainer.SPEC_COPY), SpecLoader.toJson(spec)
                     .getBytes(StandardCharsets.UTF_8));
             container = new StoredContainer(store, lock, record, spec, os, this::hookReached);
+            Faults.at(FaultStep.CREATE_STATE_WRITTEN);
             backend.create(container, options);
             if (container.pid().isEmpty()) {
                 throw new CapsaException("backend " + backendName + " created container \"" + id
@@ -97,7 +100,9 @@ public final class Engine {
             // createContainer: config.json's ran inside the container during create (by the backend);
             // the hook plugins come after them, on the host
             createContainerPlugins(container);
+            Faults.at(FaultStep.CREATE_CONTAINER_HOOKS_RUN);
             container.update(container.record().withCreateDone());
+            Faults.at(FaultStep.CREATE_DONE_WRITTEN);
             if (pidFile != null) {
                 writePidFile(pidFile, container.record().pid());
             }
@@ -136,8 +141,11 @@ public final class Engine {
         locked(id, "start", EnumSet.of(Status.CREATED), (container, backend) -> {
             // hook plugins of startContainer run on the host; its config.json hooks run inside, by the backend
             runPhase(container, backend, HookPhase.START_CONTAINER);
+            Faults.at(FaultStep.START_CONTAINER_HOOKS_RUN);
             backend.start(container);
+            Faults.at(FaultStep.START_RELEASED);
             runPhase(container, backend, HookPhase.POSTSTART);
+            Faults.at(FaultStep.START_POSTSTART_RUN);
             return null;
         });
     }
@@ -227,9 +235,11 @@ public final class Engine {
                         + " (stop it first, or use --force)");
             }
             backend.delete(container, force);
+            Faults.at(FaultStep.DELETE_BACKEND_DONE);
             if (record.get().createDone()) {
                 runPhase(container, backend, HookPhase.POSTSTOP);
             }
+            Faults.at(FaultStep.DELETE_POSTSTOP_RUN);
             store.remove(lock);
         } finally {
             lock.close();
@@ -275,6 +285,7 @@ public final class Engine {
     public int exec(String id, ExecOptions options) {
         StoredContainer container = locked(id, "exec in", EnumSet.of(Status.CREATED, Status.RUNNING), (c, b) -> {
             ownProcessUnlessLaunchedThroughCaller(b);
+            Faults.at(FaultStep.EXEC_CHECKED);
             return c;
         });
         // the exec'd process may run for long; it must not hold the container's lock
@@ -422,7 +433,9 @@ public final class Engine {
 
     private Status status(StoredContainer container, RuntimeBackend backend) {
         if (!container.record().createDone()) {
-            return Status.CREATING;
+            // a create that died after its process did (capsa or capsa-init killed half-way): nothing
+            // is being made any more, and runc calls a container whose init is gone stopped
+            return container.pid().isPresent() && !container.processAlive() ? Status.STOPPED : Status.CREATING;
         }
         return backend.status(container);
     }
@@ -466,6 +479,7 @@ public final class Engine {
         container.markRan(HookPhase.PRESTART);
         hooks.run(HookPhase.CREATE_RUNTIME, spec, state, true);
         container.markRan(HookPhase.CREATE_RUNTIME);
+        Faults.at(FaultStep.CREATE_RUNTIME_HOOKS_RUN);
     }
 
     private void createContainerPlugins(StoredContainer container) {

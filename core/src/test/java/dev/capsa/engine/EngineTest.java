@@ -331,6 +331,21 @@ class EngineTest {
     }
 
     @Test
+    void aCreateThatDiedAfterItsProcessIsStoppedNotCreating() {
+        Engine e = engine();
+        // a capsa killed after it recorded the pid, and the process gone since: pid 424242 is not alive
+        FileStateStore store = new FileStateStore(root, Duration.ofMillis(200));
+        try (var lock = store.createAndLock("died")) {
+            store.write(lock, new dev.capsa.state.ContainerRecord("died", "ns", bundle.toString(),
+                    bundle.resolve("rootfs").toString(), "2026-01-01T00:00:00Z", "root", false, 424242, 1, null, null));
+        }
+        assertFalse(os.alive(424242));
+        assertEquals(Status.STOPPED, e.state("died").status());
+        e.delete("died", false);
+        assertFalse(Files.exists(root.resolve("died")));
+    }
+
+    @Test
     void aCorruptStateFileIsReportedListedAndForceDeleted() throws IOException {
         Engine e = engine();
         e.create("good", bundle, CreateOptions.defaults(), null);

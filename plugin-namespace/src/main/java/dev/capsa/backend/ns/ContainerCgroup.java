@@ -11,6 +11,8 @@ import dev.capsa.backend.ns.cgroup.CgroupPath;
 import dev.capsa.error.CapsaException;
 import dev.capsa.error.InvalidSpecException;
 import dev.capsa.error.SyscallException;
+import dev.capsa.fault.FaultStep;
+import dev.capsa.fault.Faults;
 import dev.capsa.os.Os;
 import dev.capsa.os.Signals;
 import dev.capsa.spec.Json;
@@ -83,8 +85,10 @@ final class ContainerCgroup {
                         + " exists and is frozen");
             }
         }
-        m.create();
+        // recorded before it is made: a capsa killed in between leaves a cgroup that delete still finds
         ctx.putData(DATA_KEY, encode(m));
+        m.create();
+        Faults.at(FaultStep.NS_CGROUP_MADE);
         m.set(resources);
         saveResources(ctx, resources == null ? Json.mapper().createObjectNode() : Json.mapper().valueToTree(resources));
         return new ContainerCgroup(m);

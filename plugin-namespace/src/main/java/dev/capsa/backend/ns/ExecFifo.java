@@ -3,6 +3,8 @@ package dev.capsa.backend.ns;
 import dev.capsa.error.CapsaException;
 import dev.capsa.error.HookFailedException;
 import dev.capsa.error.WrongStateException;
+import dev.capsa.fault.FaultStep;
+import dev.capsa.fault.Faults;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.RandomAccessFile;
@@ -41,6 +43,7 @@ final class ExecFifo {
     static void release(Path fifo, BooleanSupplier alive, String id) {
         FutureTask<byte[]> reader = new FutureTask<>(() -> {
             try (InputStream in = Files.newInputStream(fifo)) {
+                Faults.at(FaultStep.NS_FIFO_OPENED);
                 return in.readNBytes(MAX_REPORT);
             }
         });

@@ -44,6 +44,7 @@ record ExecPlan(long initPid, long initStartTime, boolean foreground, LaunchPlan
         w.record("join", Long.toString(initPid), Long.toString(initStartTime));
         w.record("foreground", foreground ? "1" : "0");
         LaunchPlan.encodeProcess(w, process);
+        LaunchPlan.encodeFault(w);
         w.record("end");
         return w.bytes();
     }

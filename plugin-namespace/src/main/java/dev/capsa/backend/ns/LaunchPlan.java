@@ -979,8 +979,14 @@ record LaunchPlan(
             w.record("hookstate", "createContainer", hooks.creating().prefix(), hooks.creating().suffix());
             w.record("hookstate", "startContainer", hooks.created().prefix(), hooks.created().suffix());
         }
+        encodeFault(w);
         w.record("end");
         return w.bytes();
+    }
+
+    /** A test's fault for one of capsa-init's own steps ({@link dev.capsa.fault.Faults}): nothing when unset. */
+    static void encodeFault(Writer w) {
+        dev.capsa.fault.Faults.forInit().ifPresent(f -> w.record("fault", f.step().key(), f.action().key()));
     }
 
     /** The process records, shared by create and exec plans. */

@@ -8,6 +8,8 @@ import dev.capsa.os.Launcher;
 import dev.capsa.error.HookFailedException;
 import dev.capsa.error.SyscallException;
 import dev.capsa.error.WrongStateException;
+import dev.capsa.fault.FaultStep;
+import dev.capsa.fault.Faults;
 import dev.capsa.os.ProcStat;
 import dev.capsa.os.CapabilityNames;
 import dev.capsa.os.Signals;
@@ -170,24 +172,33 @@ public final class NamespaceBackend implements RuntimeBackend {
         try (InitChannel init = InitChannel.start(InitBinary.path(), socketPath(stateDir, "init"))) {
             LOG.debug("container \"{}\": plan {} ms, cgroup {} ms, capsa-init connected {} ms", ctx.id(),
                     (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, (System.nanoTime() - t2) / 1_000_000);
+            Faults.at(FaultStep.NS_INIT_CONNECTED);
             init.send(plan.encode());
             for (InitChannel.Report r = init.next(); r != null; r = init.next()) {
                 switch (r.kind()) {
                     case "pid" -> {
                         long pid = Long.parseLong(r.rest().trim());
-                        ctx.recordPid(pid);
+                        try {
+                            ctx.recordPid(pid);
+                        } catch (CapsaException gone) {
+                            throw reportedInstead(init, ctx.id(), gone);
+                        }
                         if (options.foreground()) {
                             MONITORS.put(stateDir, init.process());
                         }
+                        Faults.at(FaultStep.NS_PID_RECORDED);
                     }
                     case "step" -> LOG.debug("container \"{}\": {} done", ctx.id(), r.rest());
+                    case "fault" -> initFault(ctx.id(), r.rest());
                     case "error" -> throw stepFailed(ctx.id(), r.rest());
                     case "sync" -> {
                         // the namespaces and mounts exist and pivot_root has not happened: config.md's createRuntime point
+                        Faults.at(FaultStep.NS_SYNC_REACHED);
                         ctx.runHooks(HookPhase.CREATE_RUNTIME);
                         init.send("go\n".getBytes(StandardCharsets.US_ASCII));
                     }
                     case "ready" -> {
+                        Faults.at(FaultStep.NS_READY);
                         return;
                     }
                     default -> throw new CapsaException("container \"" + ctx.id() + "\": capsa-init said \""
@@ -226,6 +237,7 @@ public final class NamespaceBackend implements RuntimeBackend {
                 ctx.spec().linux(), HostSecurity.probe(SYS));
         plan.warnings().forEach(w -> LOG.warn("container \"{}\": exec: {}", id, w));
         try (InitChannel init = InitChannel.start(InitBinary.path(), socketPath(ctx.stateDir(), "exec"))) {
+            Faults.at(FaultStep.NS_EXEC_CONNECTED);
             init.send(plan.encode());
             long execPid = -1;
             // the process's copy of the control socket closes on execve: EOF after "pid" means it runs
@@ -233,11 +245,13 @@ public final class NamespaceBackend implements RuntimeBackend {
                 switch (r.kind()) {
                     case "pid" -> {
                         execPid = Long.parseLong(r.rest().trim());
+                        Faults.at(FaultStep.NS_EXEC_STARTED);
                         if (options.pidFile() != null) {
                             writePidFile(options.pidFile(), execPid);
                         }
                     }
                     case "step" -> LOG.debug("container \"{}\": exec: {} done", id, r.rest());
+                    case "fault" -> initFault(id, r.rest());
                     case "error" -> throw stepFailed(id, r.rest());
                     default -> throw new CapsaException("container \"" + id + "\": capsa-init said \""
                             + r.kind() + "\", which this plugin does not understand");
@@ -337,9 +351,11 @@ public final class NamespaceBackend implements RuntimeBackend {
                 sleep(5);
             }
         }
+        Faults.at(FaultStep.NS_DELETE_KILLED);
         // what is left in the cgroup (exec'd processes outside the pid namespace cannot be, but a
         // partly created container's may), then its directories in every hierarchy
         cgroup.ifPresent(c -> c.destroy(ctx.os(), ctx.id()));
+        Faults.at(FaultStep.NS_DELETE_CGROUP_REMOVED);
         Child monitor = MONITORS.remove(ctx.stateDir());
         if (monitor != null) {
             try {
@@ -480,6 +496,33 @@ public final class NamespaceBackend implements RuntimeBackend {
         }
     }
 
+    /**
+     * The init was gone before its pid could be recorded: stage 0 failed right after the clone
+     * (its error is on the way, and the init exits when stage 0 does). That error, if one comes
+     * before capsa-init closes the connection, says more than "gone".
+     */
+    private static CapsaException reportedInstead(InitChannel init, String id, CapsaException gone) {
+        try {
+            for (InitChannel.Report r = init.next(); r != null; r = init.next()) {
+                if (r.kind().equals("fault")) {
+                    initFault(id, r.rest());
+                } else if (r.kind().equals("error")) {
+                    CapsaException reported = stepFailed(id, r.rest());
+                    reported.addSuppressed(gone);
+                    return reported;
+                }
+            }
+        } catch (CapsaException unreadable) {
+            gone.addSuppressed(unreadable);
+        }
+        return gone;
+    }
+
+    /** A test's fault ({@link Faults}): capsa-init is about to SIGKILL itself at this step. */
+    private static void initFault(String id, String step) {
+        LOG.warn("container \"{}\": fault injected at step {}: capsa-init kills itself", id, step);
+    }
+
     /** "error STEP ERRNO DETAIL" from capsa-init as the exception a user reads. */
     static CapsaException stepFailed(String id, String report) {
         String[] parts = report.split(" ", 3);
@@ -492,6 +535,9 @@ public final class NamespaceBackend implements RuntimeBackend {
         }
         if (step.equals("exec")) {
             return startFailed(id, detail);
+        }
+        if (step.equals("fault")) {
+            return new CapsaException("container \"" + id + "\": " + detail); // a test's, Faults
         }
         return new SyscallException(step, errno, detail);
     }

@@ -10,6 +10,8 @@ import dev.capsa.error.CapsaException;
 import dev.capsa.error.InvalidSpecException;
 import dev.capsa.error.SyscallException;
 import dev.capsa.error.WrongStateException;
+import dev.capsa.fault.FaultStep;
+import dev.capsa.fault.Faults;
 import dev.capsa.os.CapabilityNames;
 import dev.capsa.os.Signals;
 import dev.capsa.spec.DefaultSpec;
@@ -192,7 +194,9 @@ public final class VmBackend implements RuntimeBackend {
         long started = System.nanoTime();
         try {
             qemu = hypervisor.launch(vm);
+            Faults.at(FaultStep.VM_QEMU_LAUNCHED);
             ctx.recordPid(qemu.pid());
+            Faults.at(FaultStep.VM_PID_RECORDED);
             if (relay != null) {
                 relay.accept(qemu, Duration.ofSeconds(5));
             }
@@ -201,9 +205,11 @@ public final class VmBackend implements RuntimeBackend {
                 if (hello.state() != GuestAgent.State.BOOTED) {
                     throw new CapsaException("the guest agent is " + hello.state() + ", not booted");
                 }
+                Faults.at(FaultStep.VM_GUEST_BOOTED);
                 LOG.debug("container \"{}\": guest booted in {} ms", ctx.id(), (System.nanoTime() - started) / 1_000_000);
                 long guestPid = agent.create(plan.orders());
                 ctx.putData("vm.guestPid", Long.toString(guestPid));
+                Faults.at(FaultStep.VM_AGENT_CREATED);
             }
             if (relay != null) {
                 ProcessHandle q = qemu;
@@ -229,6 +235,7 @@ public final class VmBackend implements RuntimeBackend {
         try (GuestAgent agent = agent(ctx)) {
             agent.hello();
             ctx.putData(STARTED, "1");
+            Faults.at(FaultStep.VM_START_MARKED);
             agent.start();
         } catch (AgentException e) {
             if (e.step().equals("exec")) {
@@ -273,6 +280,9 @@ public final class VmBackend implements RuntimeBackend {
     @Override
     public void delete(ContainerContext ctx, boolean force) {
         Foreground fg = FOREGROUND.remove(ctx.stateDir());
+        if (ctx.pid().isEmpty()) {
+            killUnrecorded(ctx);
+        }
         if (ctx.processAlive()) {
             if (!force) {
                 throw new CapsaException("container \"" + ctx.id() + "\" is still running");
@@ -356,6 +366,7 @@ public final class VmBackend implements RuntimeBackend {
             return 0;
         }
         try (ExecSession session = ExecSession.open(ctx.stateDir(), EXEC_SLOTS, id)) {
+            Faults.at(FaultStep.VM_EXEC_SLOT_TAKEN);
             long guestPid;
             try (GuestAgent agent = agent(ctx)) {
                 agent.hello();
@@ -466,6 +477,22 @@ public final class VmBackend implements RuntimeBackend {
 
     // ---- internals
 
+    /**
+     * A create that died between QEMU's start and the record of its pid left a guest nobody
+     * knows the pid of: it is found by the control socket in this container's state directory,
+     * which its command line names (and only its own can).
+     */
+    private static void killUnrecorded(ContainerContext ctx) {
+        String ctl = ",path=" + ctx.stateDir().resolve(CTL) + ",";
+        ProcessHandle.allProcesses()
+                .filter(p -> p.info().arguments().map(args -> java.util.Arrays.stream(args)
+                        .anyMatch(a -> a.contains(ctl))).orElse(false))
+                .forEach(p -> {
+                    LOG.warn("container \"{}\": QEMU (pid {}) runs without a record; killing it", ctx.id(), p.pid());
+                    kill(p);
+                });
+    }
+
     private GuestAgent agent(ContainerContext ctx) {
         return agents.apply(ctx.stateDir().resolve(CTL));
     }
@@ -483,6 +510,9 @@ public final class VmBackend implements RuntimeBackend {
             acked = true;
         } catch (RuntimeException e) {
             LOG.debug("container \"{}\": power-off through the agent failed: {}", ctx.id(), e.getMessage());
+        }
+        if (acked) {
+            Faults.at(FaultStep.VM_POWER_OFF_SENT);
         }
         if (!acked || !awaitGone(qemu, Duration.ofSeconds(2))) {
             try {

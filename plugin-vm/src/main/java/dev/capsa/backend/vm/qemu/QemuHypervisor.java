@@ -92,7 +92,9 @@ public final class QemuHypervisor implements Hypervisor {
         argv.add("setsid");
         argv.addAll(commandLine(vm));
         try {
-            Process p = new ProcessBuilder(argv)
+            ProcessBuilder pb = new ProcessBuilder(argv);
+            pb.environment().remove(dev.capsa.fault.Faults.ENV); // a test's switch is capsa's, not the guest's
+            Process p = pb
                     .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(vm.log().toFile()))
