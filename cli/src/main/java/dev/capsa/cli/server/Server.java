@@ -95,24 +95,36 @@ public final class Server {
             while (true) {
                 selector.select(1000);
                 selector.selectedKeys().clear();
-                SocketChannel ch;
-                while ((ch = server.accept()) != null) {
-                    ch.configureBlocking(true);
-                    SocketChannel conn = ch;
-                    active.incrementAndGet();
-                    lastActivity = System.nanoTime();
-                    Thread.ofPlatform().name("capsa-request").start(() -> handle(conn));
-                }
+                acceptAll(server);
                 if (active.get() == 0 && System.nanoTime() - lastActivity > idleMillis * 1_000_000) {
                     break;
                 }
             }
             // stop taking clients first: one that comes now starts a new server
             removeOwnFiles(key);
+            // one that connected between the last look and the unlink is in the backlog: serve it
+            // rather than close it unanswered, and leave when every command is done
+            do {
+                acceptAll(server);
+                Thread.sleep(5);
+            } while (active.get() > 0);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } finally {
             Files.deleteIfExists(temp);
         }
         System.err.println("capsa server " + ProcessHandle.current().pid() + ": idle, exiting");
+    }
+
+    private void acceptAll(ServerSocketChannel server) throws IOException {
+        SocketChannel ch;
+        while ((ch = server.accept()) != null) {
+            ch.configureBlocking(true);
+            SocketChannel conn = ch;
+            active.incrementAndGet();
+            lastActivity = System.nanoTime();
+            Thread.ofPlatform().name("capsa-request").start(() -> handle(conn));
+        }
     }
 
     /**
