@@ -2808,7 +2808,8 @@ static int connect_console(void) {
     return console_socket < 0 ? fail("fcntl", errno, "console socket") : 0;
 }
 
-int main(int argc, char **argv) {
+/* the ns backend's mode (capsa-main.c) */
+int ns_main(int argc, char **argv) {
     if (argc != 3 || strcmp(argv[1], "--control") != 0) {
         fprintf(stderr, "usage: capsa-init --control SOCKET (capsa runs this; it is not a command)\n");
         return 2;

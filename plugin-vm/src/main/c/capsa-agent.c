@@ -1,10 +1,11 @@
 /*
- * capsa-agent: /init of the vm backend's guest (design.md "The vm backend"). It sets up the
- * container's process inside the guest and relays its stdio; Java on the host decides what the
- * process is and sends it as orders. It makes no policy decisions of its own: every path, flag
- * and number comes from the host. It will merge with the ns backend's capsa-init (design.md: the
- * same static binary is both), once the plan format of the two converges; until then it lives
- * here, so the ns plugin can change without breaking the guest.
+ * capsa-init's agent mode: /init of the vm backend's guest (design.md "The vm backend"). It sets
+ * up the container's process inside the guest and relays its stdio; Java on the host decides what
+ * the process is and sends it as orders. It makes no policy decisions of its own: every path, flag
+ * and number comes from the host. It is linked into the one capsa-init binary with the ns
+ * backend's init (plugin-namespace/src/main/c/capsa-main.c chooses the mode): the same static
+ * binary runs containers on the host and is the guest's /init. Its orders still differ from the
+ * ns launch plan; the two share the binary, not yet one plan format.
  *
  * Boot: mount /dev (devtmpfs), /proc and /sys; load the kernel modules listed in
  * /etc/capsa/modules (one path per line, dependencies first, as scripts/build-guest.sh wrote
@@ -1420,9 +1421,10 @@ static void ctl_input(void) {
     }
 }
 
-int main(void) {
+/* capsa-init's agent mode (capsa-main.c): the guest kernel's /init, pid 1 */
+int agent_main(void) {
     if (getpid() != 1) {
-        fprintf(stderr, "capsa-agent: runs as /init of the vm backend's guest only\n");
+        fprintf(stderr, "capsa-init: the agent runs as /init of the vm backend's guest only\n");
         return 2;
     }
     g.out.pipe_fd = g.err.pipe_fd = -1;

@@ -44,7 +44,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The vm backend: one QEMU guest per container (runV/Kata style). The guest boots Debian's kernel
- * and an initramfs whose /init is capsa-agent (src/main/c); the bundle's rootfs is shared into it
+ * and an initramfs whose /init is capsa-init in its agent mode (src/main/c/capsa-agent.c); the bundle's rootfs is shared into it
  * with virtio-9p; orders, replies and stdio travel over virtio-serial ports (docs/vm.md).
  *
  * <p>QEMU runs detached from the JVM, in a session of its own, so the container outlives the

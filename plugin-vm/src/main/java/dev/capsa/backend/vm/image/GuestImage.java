@@ -19,7 +19,7 @@ import java.nio.file.StandardCopyOption;
  */
 public final class GuestImage {
     public static final Path DEFAULT_DIR = Path.of("/var/lib/capsa/guest/current");
-    private static final String AGENT = "/capsa-agent";
+    private static final String AGENT = "/capsa-init";
 
     private final Path dir;
 
@@ -55,7 +55,7 @@ public final class GuestImage {
                     + " Debian's linux-image-amd64)");
         }
         if (!agentBundled()) {
-            return Availability.no("this build of the vm plugin has no capsa-agent (it needs gcc and a static libc)");
+            return Availability.no("this build of the vm plugin has no capsa-init (it needs gcc and a static libc)");
         }
         return Availability.yes();
     }
@@ -75,7 +75,7 @@ public final class GuestImage {
             byte[] agent;
             try (InputStream in = GuestImage.class.getResourceAsStream(AGENT)) {
                 if (in == null) {
-                    throw new CapsaException("the vm plugin jar has no capsa-agent");
+                    throw new CapsaException("the vm plugin jar has no capsa-init");
                 }
                 agent = in.readAllBytes();
             }
