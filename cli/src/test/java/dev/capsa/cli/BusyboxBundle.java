@@ -2,6 +2,7 @@ package dev.capsa.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -180,6 +181,15 @@ abstract class BusyboxBundle {
         Result r = capsa("state", id);
         assertEquals(0, r.code(), r.err());
         return Json.mapper().readTree(r.out());
+    }
+
+    /** Waits until `state` says {@code status}, failing with {@code why} after {@code seconds}. */
+    void awaitStatus(String id, String status, long seconds, String why) throws Exception {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(seconds);
+        while (!state(id).get("status").asText().equals(status)) {
+            assertTrue(System.nanoTime() < deadline, why);
+            Thread.sleep(50);
+        }
     }
 
     /** The state letter in /proc/PID/stat, or "gone". */

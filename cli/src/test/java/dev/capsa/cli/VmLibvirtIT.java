@@ -260,11 +260,7 @@ class VmLibvirtIT extends BusyboxBundle {
 
         Result kill = capsa("kill", id, "KILL");
         assertEquals(0, kill.code(), kill.err());
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!state(id).get("status").asText().equals("stopped")) {
-            assertTrue(System.nanoTime() < deadline, "the guest did not stop after kill");
-            Thread.sleep(50);
-        }
+        awaitStatus(id, "stopped", 20, "the guest did not stop after kill");
         Result delete = capsa("delete", id);
         assertEquals(0, delete.code(), delete.err());
         assertFalse(alive(qemu) && !procState(qemu).equals("Z"), "QEMU " + qemu + " is still there");
