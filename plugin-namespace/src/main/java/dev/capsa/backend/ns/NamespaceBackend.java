@@ -10,6 +10,8 @@ import dev.capsa.error.SyscallException;
 import dev.capsa.error.WrongStateException;
 import dev.capsa.os.ProcStat;
 import dev.capsa.os.CapabilityNames;
+import dev.capsa.os.SeccompCompiler;
+import dev.capsa.os.SeccompProgram;
 import dev.capsa.os.Signals;
 import dev.capsa.plugin.CapsaSettings;
 import dev.capsa.spec.DefaultSpec;
