@@ -12,7 +12,8 @@
  * them) with finit_module; find the virtio-serial ports by name (/sys/class/virtio-ports/X/name,
  * device /dev/X); mount the 9p share with mount_tag "rootfs" on /mnt/rootfs.
  *
- * Ports: capsa.ctl (orders and replies), capsa.stdout, capsa.stderr, capsa.stdin (optional).
+ * Ports: capsa.ctl (orders and replies), capsa.stdout, capsa.stderr, capsa.stdin (optional),
+ * capsa.exit (optional, see the end of this comment), capsa.exec0 to capsa.exec3.
  * The host's end of capsa.ctl is a listening socket of QEMU, so every capsa command connects
  * anew: the agent must live with the host going away and coming back (reads return 0 and poll
  * says POLLHUP while nobody is connected), and never blocks on writing a reply.
@@ -31,13 +32,23 @@
  *   arg S, env S (repeated), cwd PATH, user UID GID UMASK(-1: keep), groups GID...
  *   rlimit RESOURCE SOFT HARD           (repeated; setrlimit numbers, unsigned decimal)
  *   nonewprivs 1                        PR_SET_NO_NEW_PRIVS for the process
- *   terminal ROWS COLS                  (exec'd processes only) a pty of that size, see "exec" below
+ *   terminal ROWS COLS                  a pty of that size from the container's /dev/ptmx: an exec'd
+ *                                       process's, see "exec" below; the container's, relayed over
+ *                                       capsa.stdout (its output) and capsa.stdin (what is typed)
  *   caps BOUNDING EFFECTIVE PERMITTED INHERITABLE AMBIENT
  *                                       capability masks (bit n = capability n); without this
  *                                       order the process keeps the capabilities of its uid.
  *                                       Bits past this kernel's cap_last_cap are left out.
  *   stdin 0|1                           1: relay capsa.stdin to the process's stdin
  *   exitpoweroff 0|1                    1: power off once the process ended and its output is out
+ *   seccomp FLAGS HEX                   a seccomp filter for the container's process and every exec'd
+ *                                       one: HEX is the struct sock_filter array (8 bytes an
+ *                                       instruction, x86_64 byte order) that Java compiled with
+ *                                       libseccomp, FLAGS the SECCOMP_FILTER_FLAG_* bits. Loaded in
+ *                                       capsa-init's (runc's) order: without no_new_privs right after
+ *                                       the rlimits, before the capabilities are dropped (loading needs
+ *                                       CAP_SYS_ADMIN then); with it after the umask, the last step
+ *                                       before the start gate (exec'd processes: before execve).
  *   create                              ready PID | error STEP ERRNO DETAIL
  *   start                               ok | error STEP ERRNO DETAIL
  *   signal N                            ok | error kill ERRNO DETAIL
@@ -48,6 +59,12 @@
  * CODE is the exit status, 128+n for signal n. OUT and ERR are the bytes written to capsa.stdout
  * and capsa.stderr: the host acks with "poweroff" only after it has read that many, because
  * output still queued in a virtqueue is lost when the guest powers off.
+ *
+ * capsa.exit (optional): once the container's process has ended and its output is out, the agent
+ * writes one line there, "exit CODE" or "signal N" (the process was killed by signal N). Its host
+ * end is a pipe to capsa-relay's monitor mode, QEMU's parent, which exits with that status once
+ * QEMU has gone (docs/vm.md "The container's pid"): nothing but the status travels there, so it
+ * never competes with capsa.ctl's one connection.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -63,7 +80,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/openat2.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -83,7 +102,7 @@
 #define SHARES "/mnt/shares"
 #define NINEP_OPTIONS "trans=virtio,version=9p2000.L,msize=262144,cache=none"
 #define MAX_ITEMS 512
-#define LINE_MAX_BYTES 65536
+#define LINE_MAX_BYTES 131072 /* a seccomp order of 4096 instructions is 65 KiB of hex */
 
 extern char **environ;
 
@@ -140,6 +159,11 @@ static struct {
     struct proc draft; /* the next exec'd process, from "newexec" on */
     struct proc *cur; /* what arg, env, ... describe */
     int stdin_relay, exit_poweroff;
+    struct sock_filter *seccomp; /* NULL: no filter */
+    unsigned short seccomp_len;  /* instructions */
+    unsigned long seccomp_flags;
+    int exit_port;               /* capsa.exit, or -1 */
+    int term_signal;             /* the signal that killed the container's process, 0 if it exited */
     char error[512]; /* the first failed order, reported by "create" */
     char exec_error[512]; /* the first failed order since "newexec", reported by "exec" */
     struct exec execs[EXEC_SLOTS];
@@ -155,7 +179,7 @@ static struct {
     size_t inlen;
     int wait_pending;
 } g = {.main = {.umask_value = -1}, .start_fd = -1, .exec_err_fd = -1, .stdin_port = -1,
-       .stdin_pipe = -1, .ctl = -1};
+       .stdin_pipe = -1, .ctl = -1, .exit_port = -1};
 
 /* Formats one line into buf, cut to fit, ending in '\n'; returns its length, or -1. */
 static int format_line(char *buf, size_t size, const char *fmt, va_list ap) {
@@ -535,11 +559,11 @@ static void child_fail(int fd, int err) {
 
 /* the steps of the process's setup, reported by "create" when one fails */
 enum setup_step { S_STDIO, S_CHROOT, S_CWD, S_RLIMIT, S_NONEWPRIVS, S_CAPBSET, S_KEEPCAPS, S_GROUPS, S_GID, S_UID,
-                  S_CAPSET, S_AMBIENT, S_EXEC };
+                  S_CAPSET, S_AMBIENT, S_EXEC, S_SECCOMP };
 static const char *setup_names[] = {"stdio", "chroot", "cwd", "setrlimit", "nonewprivs", "capbset", "keepcaps",
-                                    "setgroups", "setgid", "setuid", "capset", "ambient", "exec"};
+                                    "setgroups", "setgid", "setuid", "capset", "ambient", "exec", "seccomp"};
 static const char *setup_nouns[] = {"fd", "rootfs", "cwd", "resource", "prctl", "capability", "keepcaps",
-                                    "count", "gid", "uid", "sets", "capability", "argv0"};
+                                    "count", "gid", "uid", "sets", "capability", "argv0", "instructions"};
 struct setup_error {
     int step, err, detail;
 };
@@ -566,6 +590,17 @@ static int last_cap(void) {
     return number(buf, &v) < 0 ? 63 : (int)v;
 }
 
+/* the container's filter, in the child; with late 1 only if the process has no_new_privs, else only if not */
+static void load_seccomp(int fd, const struct proc *p, int late) {
+    if (!g.seccomp || late != (p->nonewprivs != 0)) {
+        return;
+    }
+    struct sock_fprog prog = {.len = g.seccomp_len, .filter = g.seccomp};
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, g.seccomp_flags, &prog) < 0) {
+        setup_fail(fd, S_SECCOMP, g.seccomp_len);
+    }
+}
+
 /* in the child, as runc's init: rlimits, no_new_privs, the bounding set, the user, the other sets */
 static void setup_credentials(int fd, const struct proc *p) {
     for (int i = 0; i < p->nrlimits; i++) {
@@ -577,6 +612,8 @@ static void setup_credentials(int fd, const struct proc *p) {
     if (p->nonewprivs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
         setup_fail(fd, S_NONEWPRIVS, 0);
     }
+    /* without no_new_privs loading needs CAP_SYS_ADMIN: before the capabilities go (runc's order) */
+    load_seccomp(fd, p, 0);
     int last = last_cap();
     if (p->has_caps) {
         for (int cap = 0; cap <= last && cap < 64; cap++) {
@@ -630,9 +667,30 @@ static void create_process(void) {
         reply("error args %d %s", EINVAL, "no%20process%20args");
         return;
     }
-    int start[2], report[2], setup[2], out[2], err[2], in[2] = {-1, -1};
-    if (pipe_cloexec(start) < 0 || pipe_cloexec(report) < 0 || pipe_cloexec(setup) < 0 || pipe_cloexec(out) < 0
-        || pipe_cloexec(err) < 0 || (g.stdin_relay && pipe_cloexec(in) < 0)) {
+    int start[2], report[2], setup[2], out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
+    int tty = g.main.terminal, slave = -1;
+    if (tty) {
+        /* the container's own ptmx, as for an exec'd process: capsa.stdout carries the master's
+         * output, capsa.stdin what is typed; the host's ends are a pty whose master went to the
+         * console socket (docs/vm.md "A terminal for the container's process") */
+        int unlock = 0;
+        struct winsize ws = {.ws_row = g.main.rows, .ws_col = g.main.cols};
+        int master = open_in_root("/dev/ptmx", O_RDWR | O_NOCTTY);
+        if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0
+            || ((ws.ws_row || ws.ws_col) && ioctl(master, TIOCSWINSZ, &ws) < 0)
+            || (slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0
+            || (g.stdin_relay && (in[1] = fcntl(master, F_DUPFD_CLOEXEC, 3)) < 0)) {
+            int e = errno;
+            if (master >= 0) {
+                close(master);
+            }
+            reply("error console %d /dev/ptmx", e);
+            return;
+        }
+        out[0] = master;
+    }
+    if (pipe_cloexec(start) < 0 || pipe_cloexec(report) < 0 || pipe_cloexec(setup) < 0
+        || (!tty && (pipe_cloexec(out) < 0 || pipe_cloexec(err) < 0 || (g.stdin_relay && pipe_cloexec(in) < 0)))) {
         reply("error pipe %d %s", errno, "%");
         return;
     }
@@ -647,7 +705,8 @@ static void create_process(void) {
         sigprocmask(SIG_SETMASK, &none, NULL);
         setsid();
         int null = open("/dev/null", O_RDWR);
-        if (dup2(g.stdin_relay ? in[0] : null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) {
+        if (tty ? dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0 || ioctl(0, TIOCSCTTY, 0) < 0
+                : dup2(g.stdin_relay ? in[0] : null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) {
             setup_fail(setup[1], S_STDIO, 0);
         }
         if (chdir(ROOT) < 0 || chroot(".") < 0) {
@@ -660,6 +719,7 @@ static void create_process(void) {
         if (g.main.umask_value >= 0) {
             umask((mode_t)g.main.umask_value);
         }
+        load_seccomp(setup[1], &g.main, 1); /* runc: as close to the exec as it can */
         close(setup[1]); /* EOF: set up, waiting for start */
         char go;
         if (read(start[0], &go, 1) != 1) {
@@ -672,8 +732,12 @@ static void create_process(void) {
     close(start[0]);
     close(report[1]);
     close(setup[1]);
-    close(out[1]);
-    close(err[1]);
+    if (tty) {
+        close(slave);
+    } else {
+        close(out[1]);
+        close(err[1]);
+    }
     struct setup_error se;
     ssize_t sn;
     do {
@@ -685,9 +749,13 @@ static void create_process(void) {
         close(start[1]);
         close(report[0]);
         close(out[0]);
-        close(err[0]);
-        if (g.stdin_relay) {
+        if (err[0] >= 0) {
+            close(err[0]);
+        }
+        if (!tty && g.stdin_relay) {
             close(in[0]);
+        }
+        if (in[1] >= 0) {
             close(in[1]);
         }
         waitpid(pid, NULL, 0);
@@ -698,7 +766,9 @@ static void create_process(void) {
         return;
     }
     if (g.stdin_relay) {
-        close(in[0]);
+        if (!tty) {
+            close(in[0]);
+        }
         g.stdin_pipe = in[1];
         fcntl(in[1], F_SETFL, O_NONBLOCK);
     }
@@ -885,6 +955,7 @@ static void exec_process(const char *word) {
         if (g.draft.umask_value >= 0) {
             umask((mode_t)g.draft.umask_value);
         }
+        load_seccomp(setup[1], &g.draft, 1);
         environ = g.draft.env;
         execvp(g.draft.args[0], g.draft.args);
         setup_fail(setup[1], S_EXEC, 0);
@@ -1168,6 +1239,39 @@ static int process_order(const char *cmd, char **a, int na) {
     return 1;
 }
 
+static int hex_digit(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* seccomp FLAGS HEX: the program, kept for the container's process and the exec'd ones */
+static void order_seccomp(char **a) {
+    unsigned long long flags;
+    size_t hex = strlen(a[1]), bytes = hex / 2;
+    if (unumber(a[0], &flags) < 0 || hex % 2 || bytes == 0 || bytes % sizeof(struct sock_filter)
+        || bytes / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+        fail("seccomp", EINVAL, "not a filter program (%zu bytes)", bytes);
+        return;
+    }
+    unsigned char *prog = malloc(bytes);
+    if (!prog) {
+        fail("seccomp", ENOMEM, "%zu bytes", bytes);
+        return;
+    }
+    for (size_t i = 0; i < bytes; i++) {
+        int hi = hex_digit(a[1][2 * i]), lo = hex_digit(a[1][2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            free(prog);
+            fail("seccomp", EINVAL, "not hex at %zu", 2 * i);
+            return;
+        }
+        prog[i] = (unsigned char)(hi << 4 | lo);
+    }
+    free(g.seccomp);
+    g.seccomp = (struct sock_filter *)(void *)prog;
+    g.seccomp_len = (unsigned short)(bytes / sizeof(struct sock_filter));
+    g.seccomp_flags = (unsigned long)flags;
+}
+
 static void order(char *line) {
     char *w[MAX_ITEMS + 1];
     int n = split(line, w, MAX_ITEMS);
@@ -1236,9 +1340,15 @@ static void order(char *line) {
             close(fd);
         }
     } else if (strcmp(cmd, "stdin") == 0 && na == 1) {
+        if (strcmp(a[0], "1") == 0 && g.stdin_port < 0) {
+            /* boot looked without waiting: a port may appear after the ones it waited for */
+            g.stdin_port = open_port("capsa.stdin", 1000);
+        }
         g.stdin_relay = strcmp(a[0], "1") == 0 && g.stdin_port >= 0;
     } else if (strcmp(cmd, "exitpoweroff") == 0 && na == 1) {
         g.exit_poweroff = strcmp(a[0], "1") == 0;
+    } else if (strcmp(cmd, "seccomp") == 0 && na == 2) {
+        order_seccomp(a);
     } else {
         fail("protocol", EINVAL, "unknown order %s with %d words", cmd, na);
     }
@@ -1327,6 +1437,7 @@ static void boot(void) {
     g.out.port_fd = open_port("capsa.stdout", 2000);
     g.err.port_fd = open_port("capsa.stderr", 2000);
     g.stdin_port = open_port("capsa.stdin", 0);
+    g.exit_port = open_port("capsa.exit", 0);
     if (g.out.port_fd < 0 || g.err.port_fd < 0) {
         snprintf(g.boot_error, sizeof g.boot_error, "error ports %d capsa.stdout%%20or%%20capsa.stderr", ENODEV);
     }
@@ -1357,12 +1468,38 @@ static void reap(int sfd) {
         }
         if (pid == g.child && (g.state == CREATED || g.state == RUNNING)) {
             g.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            g.term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
             g.child = 0;
             kill(-1, SIGKILL); /* like the end of a pid namespace: nothing outlives the container's init */
             if (g.start_fd >= 0) {
                 close(g.start_fd);
                 g.start_fd = -1;
             }
+        }
+    }
+}
+
+/* the process's end on capsa.exit, for the host's monitor: "exit CODE" or "signal N" */
+static void report_exit(void) {
+    if (g.exit_port < 0) {
+        /* boot looked without waiting; by now every port of the command line has appeared */
+        g.exit_port = open_port("capsa.exit", 1000);
+    }
+    if (g.exit_port < 0) {
+        return;
+    }
+    char line[32];
+    int n = g.term_signal ? snprintf(line, sizeof line, "signal %d\n", g.term_signal)
+                          : snprintf(line, sizeof line, "exit %d\n", g.code);
+    for (int off = 0, tries = 0; off < n && tries < 200; tries++) {
+        ssize_t w = write(g.exit_port, line + off, (size_t)(n - off));
+        if (w > 0) {
+            off += (int)w;
+        } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+            agent_log("cannot write the exit status to capsa.exit: %s", strerror(errno));
+            return;
+        } else {
+            nap_ms(5);
         }
     }
 }
@@ -1567,6 +1704,7 @@ int agent_main(void) {
         if ((g.state == CREATED || g.state == RUNNING) && g.child == 0 && !stream_open(&g.out)
             && !stream_open(&g.err)) {
             g.state = EXITED;
+            report_exit();
             if (g.stdin_pipe >= 0) {
                 close(g.stdin_pipe);
                 g.stdin_pipe = -1;

@@ -34,6 +34,25 @@
  * SIGKILL cannot be caught: the relay dies, the slot hangs up, and the agent kills the process.
  * With a terminal, SIGWINCH sends the slave's new size ('w' frame). If stdout or stderr goes
  * away (EPIPE), what would go there is dropped; the process runs on.
+ *
+ * Monitor mode (docs/vm.md "The container's pid"):
+ *
+ *   capsa-relay monitor [--console CONSOLE_SOCKET ROWS COLS] QEMU_ARGV...
+ *
+ * The container's own host process: the vm backend records its pid as the container's, so an engine
+ * that waits for that pid (conmon, as for runc's container process) gets the container's exit
+ * status. It starts a session of its own, makes a pipe, and forks QEMU with the pipe's write end as
+ * descriptor 3 (the command line has a virtio-serial port capsa.exit whose host end is the file
+ * /proc/self/fd/3) and PR_SET_PDEATHSIG SIGKILL, so QEMU never outlives it. The guest agent
+ * writes "exit CODE" or "signal N" there when the container's process has ended. Once QEMU has
+ * exited the monitor exits with CODE, or kills itself with signal N (default disposition, no core
+ * dump), as the container's process died. A guest that ends without a status (QEMU killed, a
+ * crash, a power-off before the process ended) counts as killed: SIGKILL. Other signals sent to the
+ * monitor have their default effect: it dies of them, and QEMU with it.
+ * With --console (a terminal for the container's process, create --console-socket): before QEMU
+ * starts it opens a pty pair, gives it the size, puts the slave into raw mode and sends the master
+ * over CONSOLE_SOCKET as exec's relay does; QEMU gets the slave as descriptor 4, and the guest's
+ * capsa.stdout and capsa.stdin ports end there (the guest's own pty does the terminal's work).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,9 +64,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -69,7 +91,12 @@ static void say(const char *fmt, ...) {
         n = (int)sizeof line - 2;
     }
     line[n++] = '\n';
-    if (handshake >= 0 && send(handshake, line, (size_t)n, MSG_NOSIGNAL) < 0) {
+    if (handshake < 0) {
+        /* monitor mode: no handshake; the message goes to QEMU's log */
+        fprintf(stderr, "capsa-relay: %.*s", n, line);
+        return;
+    }
+    if (send(handshake, line, (size_t)n, MSG_NOSIGNAL) < 0) {
         /* capsa exec is gone: nobody to tell */
     }
 }
@@ -214,11 +241,139 @@ static int number(const char *s, long lo, long hi, long *out) {
     return 0;
 }
 
+/* dies of sig as the container's process did; exits 128+sig when the signal does not kill by default */
+static void die_of(int sig) {
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none); /* the guest's process may have dumped core; the monitor has none to give */
+    signal(sig, SIG_DFL);
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, sig);
+    sigprocmask(SIG_UNBLOCK, &s, NULL);
+    kill(getpid(), sig);
+    _exit(128 + sig);
+}
+
+static int monitor(char **qemu_argv, const char *tty_socket, long rows, long cols) {
+    int status[2];
+    if (pipe2(status, O_CLOEXEC) < 0) {
+        fprintf(stderr, "capsa-relay monitor: pipe: %s\n", strerror(errno));
+        return 1;
+    }
+    setsid(); /* fails only for a group leader, which the JVM's child is not */
+    int tty = -1;
+    /* after setsid: the pty does not become the monitor's controlling terminal (no SIGHUP when the
+     * console's owner closes the master) */
+    if (tty_socket && (tty = console(tty_socket, (unsigned short)rows, (unsigned short)cols)) < 0) {
+        return 1;
+    }
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    pid_t self = getpid();
+    pid_t qemu = fork();
+    if (qemu < 0) {
+        fprintf(stderr, "capsa-relay monitor: fork: %s\n", strerror(errno));
+        return 1;
+    }
+    if (qemu == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != self) {
+            _exit(1); /* the monitor died before the line above */
+        }
+        if (status[1] == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(status[1], 3) < 0) {
+            _exit(1);
+        }
+        if (tty >= 0 && (tty == 4 ? fcntl(4, F_SETFD, 0) < 0 : dup2(tty, 4) < 0)) {
+            _exit(1);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execvp(qemu_argv[0], qemu_argv);
+        fprintf(stderr, "capsa-relay monitor: cannot run %s: %s\n", qemu_argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(status[1]);
+    if (tty >= 0) {
+        close(tty);
+    }
+    fcntl(status[0], F_SETFL, O_NONBLOCK);
+    char buf[256];
+    size_t len = 0;
+    int reaped = 0, eof = 0, qemu_status = 0;
+    while (!reaped || !eof) {
+        struct pollfd p[2] = {{eof ? -1 : status[0], POLLIN, 0}, {reaped ? -1 : sfd, POLLIN, 0}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR) {
+            fprintf(stderr, "capsa-relay monitor: poll: %s\n", strerror(errno));
+            break;
+        }
+        if (p[1].revents) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) > 0) {
+            }
+            if (waitpid(qemu, &qemu_status, WNOHANG) == qemu) {
+                reaped = 1;
+            }
+        }
+        if (!eof) {
+            ssize_t n;
+            while ((n = read(status[0], buf + len, sizeof buf - 1 - len)) > 0) {
+                len += (size_t)n;
+                if (len == sizeof buf - 1) { /* keep the tail: the last line is what counts */
+                    memmove(buf, buf + len / 2, len - len / 2);
+                    len -= len / 2;
+                }
+            }
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+                eof = 1;
+            }
+        }
+    }
+    buf[len] = 0;
+    /* the last complete line */
+    char *end = len > 0 && buf[len - 1] == '\n' ? buf + len - 1 : NULL;
+    if (end) {
+        *end = 0;
+        char *line = strrchr(buf, '\n');
+        line = line ? line + 1 : buf;
+        long v;
+        if (strncmp(line, "exit ", 5) == 0 && number(line + 5, 0, 255, &v) == 0) {
+            _exit((int)v);
+        }
+        if (strncmp(line, "signal ", 7) == 0 && number(line + 7, 1, 64, &v) == 0) {
+            die_of((int)v);
+        }
+        fprintf(stderr, "capsa-relay monitor: the guest said \"%s\"\n", line);
+    }
+    if (WIFSIGNALED(qemu_status) && WTERMSIG(qemu_status) != SIGKILL) {
+        fprintf(stderr, "capsa-relay monitor: QEMU died of signal %d\n", WTERMSIG(qemu_status));
+    } else if (WIFEXITED(qemu_status) && WEXITSTATUS(qemu_status) != 0) {
+        fprintf(stderr, "capsa-relay monitor: QEMU exited with %d\n", WEXITSTATUS(qemu_status));
+    }
+    die_of(SIGKILL); /* no status: the container was killed with its guest */
+    return 1;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 3 && strcmp(argv[1], "monitor") == 0) {
+        long rows = 0, cols = 0;
+        if (strcmp(argv[2], "--console") == 0) {
+            if (argc < 7 || number(argv[4], 0, 65535, &rows) < 0 || number(argv[5], 0, 65535, &cols) < 0) {
+                fprintf(stderr, "usage: capsa-relay monitor [--console CONSOLE_SOCKET ROWS COLS] QEMU_ARGV...\n");
+                return 2;
+            }
+            return monitor(argv + 6, argv[3], rows, cols);
+        }
+        return monitor(argv + 2, NULL, 0, 0);
+    }
     long slots, rows = 0, cols = 0;
     if ((argc != 4 && argc != 7) || number(argv[3], 1, 64, &slots) < 0
         || (argc == 7 && (number(argv[5], 0, 65535, &rows) < 0 || number(argv[6], 0, 65535, &cols) < 0))) {
         fprintf(stderr, "usage: capsa-relay HANDSHAKE STATE_DIR SLOTS [CONSOLE_SOCKET ROWS COLS]\n"
+                        "       capsa-relay monitor [--console CONSOLE_SOCKET ROWS COLS] QEMU_ARGV...\n"
                         "(started by capsa exec for the vm backend; see docs/vm.md)\n");
         return 2;
     }

@@ -192,7 +192,7 @@ class NamespaceBackendIT extends BusyboxBundle {
                 .put("listenerPath", "/run/x.sock"));
         Result r = capsa("run", id("seccomp"));
         assertEquals(1, r.code());
-        assertTrue(r.err().contains("/linux/seccomp/listenerPath: seccomp notify is not supported by the ns backend yet"),
+        assertTrue(r.err().contains("/linux/seccomp/listenerPath: seccomp notify is not supported by capsa yet"),
                 r.err());
     }
 

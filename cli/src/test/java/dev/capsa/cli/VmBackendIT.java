@@ -273,16 +273,217 @@ class VmBackendIT extends BusyboxBundle {
         assertTrue(r.err().contains("cwd failed with errno 2: /no-such-dir"), r.err());
     }
 
+    /** linux.seccomp that refuses mkdir and mkdirat with ENOTSUP (95), and the process's noNewPrivileges. */
+    private void seccomp(boolean noNewPrivileges) throws IOException {
+        Path file = bundle.resolve("config.json");
+        ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
+        ((ObjectNode) json.get("process")).put("noNewPrivileges", noNewPrivileges);
+        ((ObjectNode) json.get("root")).put("readonly", false);
+        ObjectNode seccomp = ((ObjectNode) json.get("linux")).putObject("seccomp");
+        seccomp.put("defaultAction", "SCMP_ACT_ALLOW").putArray("architectures").add("SCMP_ARCH_X86_64");
+        seccomp.putArray("syscalls").addObject().put("action", "SCMP_ACT_ERRNO").put("errnoRet", 95)
+                .putArray("names").add("mkdir").add("mkdirat");
+        Files.writeString(file, Json.mapper().writeValueAsString(json));
+    }
+
+    @Test
+    void theSeccompFilterIsLoadedInTheGuestWithAndWithoutNoNewPrivs() throws Exception {
+        String[] script = {"sh", "-c", "grep Seccomp: /proc/self/status; mkdir /blocked 2>&1; echo mkdir=$?;"
+                + " touch /allowed && echo touch=$?"};
+        for (boolean nnp : new boolean[] {false, true}) {
+            args(script);
+            seccomp(nnp);
+            Result r = capsa("--backend=vm", "run", id("seccomp-vm-" + nnp));
+            assertEquals(0, r.code(), r.err());
+            // the same errno a runc container would get; the filter leaves the rest alone
+            assertEquals("Seccomp:\t2\nmkdir: can't create directory '/blocked': Operation not supported\n"
+                    + "mkdir=1\ntouch=0\n", r.out(), "noNewPrivileges " + nnp);
+        }
+    }
+
     @Test
     void securityFieldsTheGuestWouldIgnoreAreRefused() throws Exception {
         args("echo", "x");
         Path file = bundle.resolve("config.json");
         ObjectNode json = (ObjectNode) Json.mapper().readTree(file.toFile());
-        ((ObjectNode) json.get("linux")).putObject("seccomp").put("defaultAction", "SCMP_ACT_ALLOW");
+        ((ObjectNode) json.get("linux")).putArray("devices").addObject().put("path", "/dev/sda").put("type", "b")
+                .put("major", 8).put("minor", 0);
         Files.writeString(file, Json.mapper().writeValueAsString(json));
-        Result r = capsa("--backend=vm", "run", id("seccomp-vm"));
+        Result r = capsa("--backend=vm", "run", id("devices-vm"));
         assertEquals(1, r.code());
-        assertTrue(r.err().contains("/linux/seccomp"), r.err());
+        assertTrue(r.err().contains("/linux/devices"), r.err());
+    }
+
+    /**
+     * conmon's part, played by python3: a subreaper that runs create, start and kill, then waits for
+     * the container's pid (state's pid, the monitor) as its adopted child and prints how it ended.
+     */
+    private static final String SUBREAPER = String.join("\n",
+            "import ctypes, json, os, subprocess, sys, time",
+            "ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER",
+            "capsa, cid, sig, ready = sys.argv[1:-3], sys.argv[-3], sys.argv[-2], sys.argv[-1]",
+            "subprocess.run(capsa + ['--backend=vm', 'create', cid], check=True, stdin=subprocess.DEVNULL)",
+            "pid = json.loads(subprocess.run(capsa + ['state', cid], check=True, capture_output=True).stdout)['pid']",
+            "subprocess.run(capsa + ['start', cid], check=True)",
+            "for _ in range(600):",
+            "    if ready == '-' or os.path.exists(ready): break",
+            "    time.sleep(0.05)",
+            "if sig != '-': subprocess.run(capsa + ['kill', cid, sig], check=True)",
+            "_, status = os.waitpid(pid, 0)",
+            "print('signal %d' % os.WTERMSIG(status) if os.WIFSIGNALED(status)",
+            "      else 'exit %d' % os.WEXITSTATUS(status))",
+            "subprocess.run(capsa + ['delete', cid], check=True)");
+
+    /** @param ready a file in the rootfs the process makes when it is ready for the signal, or "-" */
+    private String waitedStatus(String id, String signal, String ready) throws Exception {
+        assumeTrue(onPath("python3"), "no python3 to play conmon (a subreaper that waits for the container's pid)");
+        List<String> command = new ArrayList<>(List.of("python3", "-c", SUBREAPER));
+        command.addAll(List.of(LauncherIT.launcher().toString(), "--root", root.toString(), id, signal,
+                ready.equals("-") ? ready : bundle.resolve("rootfs").resolve(ready).toString()));
+        Path out = Files.createTempFile(tmp, "subreaper", ".txt");
+        Process p = new ProcessBuilder(command).directory(bundle.toFile()).redirectErrorStream(true)
+                .redirectOutput(out.toFile()).start();
+        assertTrue(p.waitFor(90, TimeUnit.SECONDS), "timed out: " + command);
+        String text = Files.readString(out);
+        assertEquals(0, p.exitValue(), text);
+        return text.lines().filter(l -> l.startsWith("exit ") || l.startsWith("signal ")).reduce((a, b) -> b)
+                .orElse(text);
+    }
+
+    @Test
+    void theContainersPidEndsAsItsProcessDidSoAnEngineThatWaitsForItGetsTheExitStatus() throws Exception {
+        // what conmon sees of runc's container process: its exit code, or death by the same signal
+        args("sh", "-c", "exit 7");
+        assertEquals("exit 7", waitedStatus(id("exit7-vm"), "-", "-"));
+        args("sh", "-c", "trap 'exit 3' TERM; touch /trap-set; while true; do sleep 0.1; done");
+        assertEquals("exit 3", waitedStatus(id("trap-vm"), "TERM", "trap-set"));
+        args("sleep", "600");
+        assertEquals("signal 15", waitedStatus(id("term-vm"), "TERM", "-"));
+    }
+
+    @Test
+    void aTerminalForTheContainersProcessGoesToTheConsoleSocket() throws Exception {
+        assumeTrue(onPath("python3"), "no python3 to receive the pty master");
+        args("sh", "-c", "tty; stty size; test -t 0 && echo stdin-is-a-tty; read line; echo got:$line; exit 3");
+        config(json -> {
+            ObjectNode process = (ObjectNode) json.get("process");
+            process.put("terminal", true);
+            process.putObject("consoleSize").put("height", 30).put("width", 100);
+        });
+        String id = id("run-tty-vm");
+        Path socket = tmp.resolve("console.sock");
+        Process receiver = ConsoleReceiver.start(tmp, socket, "hello\n", Duration.ofSeconds(30));
+        try {
+            Result create = capsa("--backend=vm", "create", "--console-socket", socket.toString(), id);
+            assertEquals(0, create.code(), create.err());
+            assertEquals(0, capsa("start", id).code());
+            String out = ConsoleReceiver.output(receiver, Duration.ofSeconds(60));
+            assertTrue(out.startsWith("name=/dev/ptmx\n"), out);
+            // the guest's own pty, of the spec's size, with what was typed on the master (the receiver drops \r)
+            assertTrue(out.contains("/dev/pts/0\n"), out);
+            assertTrue(out.contains("30 100\n"), out);
+            assertTrue(out.contains("stdin-is-a-tty\n"), out);
+            assertTrue(out.contains("got:hello\n"), out);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!state(id).get("status").asText().equals("stopped")) {
+                assertTrue(System.nanoTime() < deadline, "the guest did not stop after its process ended");
+                Thread.sleep(50);
+            }
+        } finally {
+            receiver.destroyForcibly();
+            Result delete = capsa("delete", "--force", id);
+            assertEquals(0, delete.code(), delete.err());
+        }
+    }
+
+    @Test
+    void stdinOfADetachedContainerIsItsCreatorsPipe() throws Exception {
+        stdinOfADetachedContainer(false);
+        stdinOfADetachedContainer(true);
+    }
+
+    private void stdinOfADetachedContainer(boolean closeBeforeStart) throws Exception {
+        Files.deleteIfExists(bundle.resolve("rootfs/stdin.txt"));
+        args("sh", "-c", "read a; read b; echo got:$a:$b > /stdin.txt; cat > /dev/null; echo eof >> /stdin.txt");
+        config(json -> ((ObjectNode) json.get("root")).put("readonly", false));
+        String id = id("stdin-vm-" + closeBeforeStart);
+        // as conmon for podman run -i: create's stdin is a pipe, written and closed later. A FIFO: the
+        // JDK closes a Process's stdin pipe when the process exits, before the test is done with it
+        Path fifo = tmp.resolve("stdin-" + closeBeforeStart + ".fifo");
+        assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+        var writer = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try {
+                return new java.io.FileOutputStream(fifo.toFile()); // blocks until create opens it to read
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        List<String> command = List.of(LauncherIT.launcher().toString(), "--root", root.toString(), "--backend=vm",
+                "create", id);
+        Process create = new ProcessBuilder(command).directory(bundle.toFile()).redirectErrorStream(true)
+                .redirectInput(fifo.toFile()).redirectOutput(tmp.resolve("create.txt").toFile()).start();
+        var stdin = writer.get(20, TimeUnit.SECONDS);
+        try {
+            assertTrue(create.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(0, create.exitValue(), Files.readString(tmp.resolve("create.txt")));
+            // podman run -i writes (and may close) before the process starts: nothing may be lost
+            stdin.write("one\ntwo\n".getBytes(StandardCharsets.UTF_8));
+            stdin.flush();
+            if (closeBeforeStart) {
+                stdin.close();
+            }
+            assertEquals(0, capsa("start", id).code());
+            if (!closeBeforeStart) {
+                stdin.write("more\n".getBytes(StandardCharsets.UTF_8));
+                stdin.close(); // the end of input reaches the process
+            }
+            Path file = bundle.resolve("rootfs/stdin.txt");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!state(id).get("status").asText().equals("stopped")) {
+                assertTrue(System.nanoTime() < deadline, "the process did not see the end of its stdin");
+                Thread.sleep(50);
+            }
+            assertEquals("got:one:two\neof\n", Files.readString(file));
+        } finally {
+            Result delete = capsa("delete", "--force", id);
+            assertEquals(0, delete.code(), delete.err());
+        }
+    }
+
+    @Test
+    void pauseStopsTheGuestAndResumeLetsItGoOn() throws Exception {
+        args("sh", "-c", "i=0; while true; do i=$((i+1)); echo $i > /tick; sleep 0.05; done");
+        config(json -> ((ObjectNode) json.get("root")).put("readonly", false));
+        String id = id("pause-vm");
+        assertEquals(0, capsa("--backend=vm", "create", id).code());
+        assertEquals(0, capsa("start", id).code());
+        Path tick = bundle.resolve("rootfs/tick");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!Files.exists(tick)) {
+            assertTrue(System.nanoTime() < deadline, "the loop did not start");
+            Thread.sleep(50);
+        }
+        Result pause = capsa("pause", id);
+        assertEquals(0, pause.code(), pause.err());
+        assertEquals("paused", state(id).get("status").asText());
+        String before = Files.readString(tick);
+        Thread.sleep(500);
+        assertEquals(before, Files.readString(tick), "a paused guest kept running");
+        Result ps = capsa("ps", "--format", "json", id);
+        assertEquals(0, ps.code(), ps.err());
+        // the host processes that hold the guest: the monitor (state's pid) and QEMU
+        JsonNode pids = Json.mapper().readTree(ps.out());
+        assertEquals(2, pids.size(), ps.out());
+        assertEquals(state(id).get("pid").asLong(), pids.get(0).asLong());
+        Result resume = capsa("resume", id);
+        assertEquals(0, resume.code(), resume.err());
+        assertEquals("running", state(id).get("status").asText());
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (Files.readString(tick).equals(before)) {
+            assertTrue(System.nanoTime() < deadline, "the loop did not go on after resume");
+            Thread.sleep(50);
+        }
+        assertEquals(0, capsa("delete", "--force", id).code());
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.capsa.backend.ns;
 
+import dev.capsa.os.SeccompProgram;
 import dev.capsa.spec.Linux;
 import dev.capsa.spi.ExecOptions;
 import java.util.ArrayList;

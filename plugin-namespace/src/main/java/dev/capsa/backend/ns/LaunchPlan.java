@@ -2,6 +2,8 @@ package dev.capsa.backend.ns;
 
 import dev.capsa.error.InvalidSpecException;
 import dev.capsa.os.RlimitNames;
+import dev.capsa.os.SeccompCompiler;
+import dev.capsa.os.SeccompProgram;
 import dev.capsa.spec.Hook;
 import dev.capsa.spec.Hooks;
 import dev.capsa.spec.IdMapping;

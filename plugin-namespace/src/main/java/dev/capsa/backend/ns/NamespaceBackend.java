@@ -12,6 +12,8 @@ import dev.capsa.fault.FaultStep;
 import dev.capsa.fault.Faults;
 import dev.capsa.os.ProcStat;
 import dev.capsa.os.CapabilityNames;
+import dev.capsa.os.SeccompCompiler;
+import dev.capsa.os.SeccompProgram;
 import dev.capsa.os.Signals;
 import dev.capsa.plugin.CapsaSettings;
 import dev.capsa.spec.DefaultSpec;

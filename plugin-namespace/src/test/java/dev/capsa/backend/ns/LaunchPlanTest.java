@@ -17,6 +17,7 @@ import dev.capsa.backend.ns.LaunchPlan.PlanMount;
 import dev.capsa.backend.ns.LaunchPlan.PlanRemount;
 import dev.capsa.backend.ns.LaunchPlan.PlanSymlink;
 import dev.capsa.error.InvalidSpecException;
+import dev.capsa.os.SeccompProgram;
 import dev.capsa.spec.DefaultSpec;
 import dev.capsa.spec.Json;
 import dev.capsa.spec.SpecLoader;
@@ -438,7 +439,7 @@ class LaunchPlanTest {
         InvalidSpecException terminal = refused(j -> ((ObjectNode) j.get("process")).put("terminal", true));
         assertTrue(terminal.getMessage().startsWith("/process/terminal: process.terminal requires --console-socket"),
                 terminal.getMessage());
-        assertEquals("/linux/seccomp/listenerPath: seccomp notify is not supported by the ns backend yet",
+        assertEquals("/linux/seccomp/listenerPath: seccomp notify is not supported by capsa yet",
                 refused(j -> linux(j).putObject("seccomp").put("defaultAction", "SCMP_ACT_ALLOW")
                         .put("listenerPath", "/run/agent.sock")).getMessage());
     }

@@ -3,6 +3,8 @@ package dev.capsa.backend.vm;
 import dev.capsa.error.InvalidSpecException;
 import dev.capsa.os.CapabilityNames;
 import dev.capsa.os.RlimitNames;
+import dev.capsa.os.SeccompCompiler;
+import dev.capsa.os.SeccompProgram;
 import dev.capsa.spec.Hooks;
 import dev.capsa.spec.Linux;
 import dev.capsa.spec.Mount;
@@ -14,6 +16,7 @@ import java.math.BigInteger;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,7 +24,8 @@ import java.util.Set;
 
 /**
  * config.json turned into what the guest needs (runc's specconv, for the vm backend): the agent's
- * orders, the guest's memory and vCPUs. A pure function. Fields that would change security and
+ * orders, the guest's memory and vCPUs. A pure function (but for {@code linux.seccomp}, which
+ * libseccomp compiles, as for the ns backend). Fields that would change security and
  * that the guest does not enforce are refused with their JSON pointer; fields that do not apply
  * inside a VM are ignored and listed in docs/vm.md.
  *
@@ -91,11 +95,19 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus, Lis
 
     /** @param bundle what relative bind-mount sources are relative to (runc: the bundle) */
     public static GuestPlan from(Spec spec, boolean foreground, Path bundle) {
+        return from(spec, foreground, foreground, bundle);
+    }
+
+    /**
+     * @param stdin whether the guest has a stdin port for the process (a foreground run's, or a
+     *              detached container's whose creator's stdin is a pipe); else it reads /dev/null
+     */
+    public static GuestPlan from(Spec spec, boolean foreground, boolean stdin, Path bundle) {
         ProcessSpec process = spec.process();
         if (process == null || list(process.args()).isEmpty()) {
             throw new InvalidSpecException("/process/args", "the vm backend needs a process to run");
         }
-        refuse(spec);
+        refuse(spec, foreground);
         List<List<String>> orders = new ArrayList<>();
         if (spec.hostname() != null && !spec.hostname().isEmpty()) {
             orders.add(List.of("hostname", spec.hostname()));
@@ -122,7 +134,12 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus, Lis
             orders.add(List.of("mount", "none", "/", "", Long.toString(MS_REMOUNT | MS_BIND | MS_RDONLY), ""));
         }
         orders.addAll(processOrders(process));
-        orders.add(List.of("stdin", foreground ? "1" : "0"));
+        SeccompProgram seccomp = spec.linux() == null ? null : SeccompCompiler.compile(spec.linux().seccomp());
+        if (seccomp != null) {
+            // the guest is x86_64 like the host, so the host's libseccomp compiles for it
+            orders.add(List.of("seccomp", Long.toString(seccomp.flags()), HexFormat.of().formatHex(seccomp.bpf())));
+        }
+        orders.add(List.of("stdin", stdin ? "1" : "0"));
         orders.add(List.of("exitpoweroff", foreground ? "0" : "1"));
         return new GuestPlan(List.copyOf(orders), memoryMib(spec), cpus(spec), List.copyOf(shares.values()));
     }
@@ -157,7 +174,7 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus, Lis
         }
         // runc: without a capabilities object the process keeps the capabilities it has (all, as root)
         if (Boolean.TRUE.equals(process.terminal())) {
-            // exec only: the container's own process with a terminal is refused before (refuse)
+            // an exec'd process, or a detached container's with --console-socket
             ProcessSpec.ConsoleSize size = process.consoleSize();
             orders.add(List.of("terminal", size == null ? "0" : num(size.height()),
                     size == null ? "0" : num(size.width())));
@@ -183,10 +200,12 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus, Lis
     }
 
     /** Security fields the guest would not enforce, and what cannot reach into a guest. */
-    private static void refuse(Spec spec) {
+    private static void refuse(Spec spec, boolean foreground) {
         ProcessSpec p = spec.process();
-        if (Boolean.TRUE.equals(p.terminal())) {
-            throw new InvalidSpecException("/process/terminal", "the vm backend has no terminal support yet");
+        if (Boolean.TRUE.equals(p.terminal()) && foreground) {
+            // a detached one gets its terminal through --console-socket (VmBackend.create)
+            throw new InvalidSpecException("/process/terminal", "the vm backend cannot relay the caller's terminal "
+                    + "yet: create the container with --console-socket");
         }
         if (p.apparmorProfile() != null && !p.apparmorProfile().isEmpty()) {
             throw new InvalidSpecException("/process/apparmorProfile", "the vm backend does not apply AppArmor profiles");
@@ -215,9 +234,6 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus, Lis
                 throw new InvalidSpecException("/linux/namespaces/" + i + "/path",
                         "the vm backend cannot join a host namespace");
             }
-        }
-        if (linux.seccomp() != null) {
-            throw new InvalidSpecException("/linux/seccomp", "the vm backend does not apply seccomp filters yet");
         }
         if (!list(linux.devices()).isEmpty()) {
             throw new InvalidSpecException("/linux/devices", "the vm backend cannot pass host devices into the guest");

@@ -4,17 +4,18 @@ import dev.capsa.os.HelperBinary;
 import java.nio.file.Path;
 
 /**
- * capsa-relay (src/main/c/capsa-relay.c), shipped in the plugin jar and extracted once per content
+ * capsa-relay (src/main/c/capsa-relay.c): exec --detach's relay, and in monitor mode the
+ * container's own host process, QEMU's parent (docs/vm.md). Shipped in the plugin jar and extracted once per content
  * to {@code /run/capsa-bin/capsa-relay-<sha256>} ({@link HelperBinary}), as the ns plugin extracts
  * capsa-init.
  */
-final class RelayBinary {
+public final class RelayBinary {
     private static final HelperBinary BINARY = new HelperBinary(RelayBinary.class, "capsa-relay", "vm");
 
     private RelayBinary() {
     }
 
-    static Path path() {
+    public static Path path() {
         return BINARY.path();
     }
 

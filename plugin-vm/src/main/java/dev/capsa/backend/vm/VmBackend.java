@@ -13,6 +13,7 @@ import dev.capsa.error.WrongStateException;
 import dev.capsa.fault.FaultStep;
 import dev.capsa.fault.Faults;
 import dev.capsa.os.CapabilityNames;
+import dev.capsa.os.SeccompCompiler;
 import dev.capsa.os.Signals;
 import dev.capsa.spec.DefaultSpec;
 import dev.capsa.spec.ProcessSpec;
@@ -34,6 +35,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
@@ -48,8 +50,10 @@ import org.slf4j.LoggerFactory;
  * with virtio-9p; orders, replies and stdio travel over virtio-serial ports (docs/vm.md).
  *
  * <p>QEMU runs detached from the JVM, in a session of its own, so the container outlives the
- * command that made it. Its pid is what this backend records as the container's pid: the process
- * that holds the container in the host's pid namespace. The agent's control port ends in a socket
+ * command that made it. Its parent, capsa-relay's monitor mode, is what this backend records as
+ * the container's pid: it lives as long as the guest and exits with the container's process's
+ * status (or dies of its signal), so an engine that waits for the pid (conmon) sees what it would
+ * see with runc (docs/vm.md "The container's pid"). The agent's control port ends in a socket
  * QEMU listens on ({@code ctl.sock} in the state directory), so every later command (start, kill,
  * delete) connects to it anew; no relay process is needed between commands.
  *
@@ -57,8 +61,9 @@ import org.slf4j.LoggerFactory;
  * caller's, and the caller's stdin to the guest, and waits for the byte counts the agent reports
  * before it lets the guest power off. A detached container's stdout and stderr go to the
  * descriptors the creating command inherited (QEMU opens /proc/PID/fd/1 and 2 of the JVM, as a
- * runc container inherits them); its stdin is /dev/null, and the guest powers off by itself when
- * the process ends.
+ * runc container inherits them); its stdin is the creator's when that is a pipe (QEMU reads its
+ * own stdin), else /dev/null; with --console-socket its stdio is a pty the monitor made. The guest
+ * powers off by itself when the process ends.
  */
 @Extension
 public final class VmBackend implements RuntimeBackend {
@@ -71,7 +76,12 @@ public final class VmBackend implements RuntimeBackend {
     static final String CTL = "ctl.sock";
     static final String CONSOLE = "console.log";
     static final String QEMU_LOG = "qemu.log";
+    /** State data: the launcher that booted the guest. */
+    static final String LAUNCHER = "vm.launcher";
     static final String STARTED = "vm.started";
+    /** "1" while the guest is paused: QEMU stopped with SIGSTOP (docs/vm.md "pause"). */
+    static final String PAUSED = "vm.paused";
+    private static final int SIGCONT = 18, SIGSTOP = 19; // x86_64, the only host the backend runs on
     /**
      * virtio-serial ports for exec'd processes' stdio, each behind a socket QEMU listens on
      * ({@code exec0.sock} ...): as many execs with stdio at once (docs/vm.md).
@@ -81,7 +91,7 @@ public final class VmBackend implements RuntimeBackend {
     /** Foreground guests of this JVM, by state dir: run's waitExit relays and acks them. */
     private static final Map<Path, Foreground> FOREGROUND = new ConcurrentHashMap<>();
 
-    private record Foreground(ProcessHandle qemu, StdioRelay relay, Thread reaper) {
+    private record Foreground(ProcessHandle monitor, StdioRelay relay, Thread reaper) {
     }
 
     private final Hypervisor hypervisor;
@@ -140,9 +150,10 @@ public final class VmBackend implements RuntimeBackend {
     @Override
     public Features features() {
         // namespaces are implicit: the guest is a machine of its own; see docs/vm.md for the rest
-        Features.Linux linux = new Features.Linux(List.of(), CapabilityNames.NAMES, null, new Features.Seccomp(false, null, null, null, null, null), Features.Enabled.NO,
-                Features.Enabled.NO, Features.Enabled.NO, new Features.MountExtensions(Features.Enabled.NO),
-                Features.Enabled.NO);
+        // seccomp: the guest's agent loads what core's SeccompCompiler compiles on the host, as capsa-init does
+        Features.Linux linux = new Features.Linux(List.of(), CapabilityNames.NAMES, null, SeccompCompiler.features(),
+                Features.Enabled.NO, Features.Enabled.NO, Features.Enabled.NO,
+                new Features.MountExtensions(Features.Enabled.NO), Features.Enabled.NO);
         return new Features(DefaultSpec.OCI_VERSION_MIN, DefaultSpec.OCI_VERSION,
                 List.of("prestart", "createRuntime", "poststart", "poststop"),
                 List.of("ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync",
@@ -154,14 +165,31 @@ public final class VmBackend implements RuntimeBackend {
 
     @Override
     public void create(ContainerContext ctx, CreateOptions options) {
-        if (options.consoleSocket() != null) {
-            throw new BackendUnavailableException("the vm backend has no terminal support yet (--console-socket)");
+        ProcessSpec process = ctx.spec().process();
+        boolean terminal = process != null && Boolean.TRUE.equals(process.terminal());
+        // runc's rules (the ns backend's too); a foreground terminal is refused by GuestPlan
+        if (terminal && !options.foreground() && options.consoleSocket() == null) {
+            throw new InvalidSpecException("/process/terminal", "process.terminal requires --console-socket");
+        }
+        if (!terminal && options.consoleSocket() != null) {
+            throw new InvalidSpecException("/process/terminal", "--console-socket needs process.terminal true (runc: "
+                    + "cannot use console socket if it will not allocate a tty)");
         }
         if (options.preserveFds() > 0) {
             throw new BackendUnavailableException("the vm backend cannot pass descriptors into the guest (--preserve-fds)");
         }
-        GuestPlan plan = GuestPlan.from(ctx.spec(), options.foreground(), ctx.bundle());
         Hypervisor hypervisor = Launcher.forSpec(ctx.spec(), this.hypervisor);
+        // libvirtd starts its QEMU: neither capsa's stdin nor the monitor's pty can reach it
+        boolean ownQemu = hypervisor.launcher().equals(Launcher.QEMU);
+        if (terminal && !options.foreground() && !ownQemu) {
+            throw new BackendUnavailableException("the vm backend's libvirt launcher cannot give the container a "
+                    + "terminal (--console-socket): use the qemu launcher (annotation " + Launcher.ANNOTATION + ")");
+        }
+        // runc's container inherits its creator's stdin; a guest gets it through a port when it is a
+        // pipe (conmon's, for podman run -i); a terminal or a file would not end the way a pipe does
+        boolean pipedStdin = !options.foreground() && !terminal && ownQemu && stdinIsAPipe();
+        GuestPlan plan = GuestPlan.from(ctx.spec(), options.foreground(),
+                options.foreground() || pipedStdin || terminal, ctx.bundle());
         Availability ready = image.probe();
         if (!ready.available()) {
             throw new BackendUnavailableException("backend vm is unavailable: " + ready.reason());
@@ -177,11 +205,18 @@ public final class VmBackend implements RuntimeBackend {
             out = new QemuCommandLine.ConnectingSocket(socket(dir, "out.sock"));
             err = new QemuCommandLine.ConnectingSocket(socket(dir, "err.sock"));
             in = new QemuCommandLine.ConnectingSocket(socket(dir, "in.sock"));
+        } else if (terminal) {
+            // the monitor's pty: its master goes to the console socket, its slave is the guest's stdio
+            ProcessSpec.ConsoleSize size = process.consoleSize();
+            out = new QemuCommandLine.PtyOutput();
+            err = new QemuCommandLine.Null();
+            in = new QemuCommandLine.PtyInput(options.consoleSocket(), size == null || size.height() == null ? 0
+                    : size.height().intValue(), size == null || size.width() == null ? 0 : size.width().intValue());
         } else {
             long self = ProcessHandle.current().pid();
             out = new QemuCommandLine.File(Path.of("/proc/" + self + "/fd/1"));
             err = new QemuCommandLine.File(Path.of("/proc/" + self + "/fd/2"));
-            in = null;
+            in = pipedStdin ? new QemuCommandLine.Stdio() : null;
         }
         List<QemuCommandLine.Chardev> execs = new ArrayList<>();
         for (int i = 0; i < EXEC_SLOTS; i++) {
@@ -190,15 +225,16 @@ public final class VmBackend implements RuntimeBackend {
         VmConfig vm = new VmConfig(accel.accel(), plan.memoryMib(), plan.cpus(), HostClock.tscKhz(), image.kernel(),
                 image.initramfs(), rootfs(ctx), plan.shares(), dir.resolve(CONSOLE),
                 new QemuCommandLine.ListeningSocket(ctl), out, err, in, List.copyOf(execs), dir.resolve(QEMU_LOG));
-        ProcessHandle qemu = null;
+        ProcessHandle monitor = null;
         long started = System.nanoTime();
         try {
-            qemu = hypervisor.launch(vm);
+            monitor = hypervisor.launch(vm);
+            ctx.putData(LAUNCHER, hypervisor.launcher());
             Faults.at(FaultStep.VM_QEMU_LAUNCHED);
-            ctx.recordPid(qemu.pid());
+            ctx.recordPid(monitor.pid());
             Faults.at(FaultStep.VM_PID_RECORDED);
             if (relay != null) {
-                relay.accept(qemu, Duration.ofSeconds(5));
+                relay.accept(monitor, Duration.ofSeconds(5));
             }
             try (GuestAgent agent = AgentClient.connect(ctl, Duration.ofSeconds(5), bootTimeout)) {
                 GuestAgent.Hello hello = agent.hello();
@@ -212,15 +248,15 @@ public final class VmBackend implements RuntimeBackend {
                 Faults.at(FaultStep.VM_AGENT_CREATED);
             }
             if (relay != null) {
-                ProcessHandle q = qemu;
+                ProcessHandle q = monitor;
                 // ^C or a crash of this JVM during a foreground run must not leave the guest behind
                 Thread reaper = new Thread(() -> q.destroyForcibly(), "capsa-vm-reaper");
                 Runtime.getRuntime().addShutdownHook(reaper);
-                FOREGROUND.put(dir, new Foreground(qemu, relay, reaper));
+                FOREGROUND.put(dir, new Foreground(monitor, relay, reaper));
             }
         } catch (RuntimeException e) {
-            if (qemu != null) {
-                kill(qemu);
+            if (monitor != null) {
+                kill(monitor);
             }
             if (relay != null) {
                 relay.close();
@@ -252,7 +288,79 @@ public final class VmBackend implements RuntimeBackend {
         if (!ctx.processAlive()) {
             return Status.STOPPED;
         }
+        if (paused(ctx)) {
+            return Status.PAUSED;
+        }
         return ctx.data(STARTED).isPresent() ? Status.RUNNING : Status.CREATED;
+    }
+
+    /**
+     * pause: the whole guest stops, QEMU with SIGSTOP (its vCPUs and its I/O threads; the guest's
+     * clock jumps on resume). Paused when asked and QEMU's state is stopped, worked out each time.
+     */
+    @Override
+    public void pause(ContainerContext ctx) {
+        ProcessHandle qemu = guest(ctx);
+        ctx.os().kill(qemu.pid(), SIGSTOP);
+        long deadline = System.nanoTime() + GONE_TIMEOUT.toNanos();
+        while (!stopped(qemu.pid())) {
+            if (System.nanoTime() > deadline) {
+                ctx.os().kill(qemu.pid(), SIGCONT);
+                throw new CapsaException("container \"" + ctx.id() + "\": QEMU (pid " + qemu.pid()
+                        + ") did not stop within " + GONE_TIMEOUT.toMillis() + " ms");
+            }
+            sleep(2);
+        }
+        ctx.putData(PAUSED, "1");
+    }
+
+    @Override
+    public void resume(ContainerContext ctx) {
+        ProcessHandle qemu = guest(ctx);
+        ctx.putData(PAUSED, "0");
+        ctx.os().kill(qemu.pid(), SIGCONT);
+    }
+
+    /**
+     * runc's ps lists host pids, and a guest's processes have none: the host processes that hold
+     * the container, the monitor (the container's pid) and QEMU (docs/vm.md "ps").
+     */
+    @Override
+    public List<Long> processes(ContainerContext ctx) {
+        if (!ctx.processAlive()) {
+            return List.of();
+        }
+        List<Long> pids = new ArrayList<>();
+        pids.add(ctx.pid().getAsLong());
+        ProcessHandle.of(ctx.pid().getAsLong()).ifPresent(m -> m.children().forEach(c -> pids.add(c.pid())));
+        return List.copyOf(pids);
+    }
+
+    private boolean paused(ContainerContext ctx) {
+        if (!"1".equals(ctx.data(PAUSED).orElse("0"))) {
+            return false;
+        }
+        return ProcessHandle.of(ctx.pid().getAsLong()).flatMap(m -> m.children().findFirst())
+                .map(q -> stopped(q.pid())).orElse(false);
+    }
+
+    /** QEMU: the monitor's child. */
+    private static ProcessHandle guest(ContainerContext ctx) {
+        // the qemu launcher's pid is the monitor, QEMU's parent; the libvirt launcher's is QEMU's own
+        boolean libvirt = ctx.data(LAUNCHER).map(Launcher.LIBVIRT::equals).orElse(false);
+        return ProcessHandle.of(ctx.pid().orElse(0)).flatMap(m -> libvirt ? Optional.of(m) : m.children().findFirst())
+                .orElseThrow(() -> new CapsaException("container \"" + ctx.id() + "\": its QEMU is gone"));
+    }
+
+    /** /proc/PID/stat's state is T (stopped by a signal). */
+    private static boolean stopped(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"), StandardCharsets.US_ASCII);
+            int close = stat.lastIndexOf(')');
+            return close > 0 && close + 2 < stat.length() && stat.charAt(close + 2) == 'T';
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     @Override
@@ -262,6 +370,15 @@ public final class VmBackend implements RuntimeBackend {
         }
         if (!ctx.processAlive()) {
             throw new CapsaException("container \"" + ctx.id() + "\": its guest is gone");
+        }
+        if (paused(ctx)) {
+            // a stopped QEMU cannot pass a signal in; SIGKILL ends the guest, as the freezer lets runc do
+            if (signal != Signals.SIGKILL) {
+                throw new WrongStateException("container \"" + ctx.id() + "\" is paused: the vm backend can send "
+                        + "a paused guest SIGKILL only; resume it first");
+            }
+            ProcessHandle.of(ctx.pid().getAsLong()).ifPresent(VmBackend::kill);
+            return;
         }
         try (GuestAgent agent = agent(ctx)) {
             agent.hello();
@@ -350,9 +467,9 @@ public final class VmBackend implements RuntimeBackend {
             return 0;
         }
         if (options.detach()) {
-            // every slot is taken: the process runs without stdio, and nothing but QEMU stands for it
+            // every slot is taken: the process runs without stdio, and only the guest's monitor stands for it
             LOG.warn("container \"{}\": all {} exec slots are taken; the exec'd process runs without stdio and the "
-                    + "pid file names QEMU", id, EXEC_SLOTS);
+                    + "pid file names the guest's monitor", id, EXEC_SLOTS);
             try (GuestAgent agent = agent(ctx)) {
                 agent.hello();
                 long guestPid = agent.exec(orders, -1);
@@ -467,10 +584,12 @@ public final class VmBackend implements RuntimeBackend {
             throw new CapsaException("container \"" + ctx.id() + "\": lost the guest agent: " + e.getMessage()
                     + consoleTail(ctx.stateDir()), e);
         }
-        ProcessHandle.of(ctx.pid().getAsLong()).ifPresent(q -> {
-            if (!awaitGone(q, GONE_TIMEOUT)) {
-                kill(q);
+        ProcessHandle.of(ctx.pid().getAsLong()).ifPresent(monitor -> {
+            List<ProcessHandle> below = monitor.descendants().toList();
+            if (!awaitGone(monitor, GONE_TIMEOUT)) {
+                kill(monitor);
             }
+            awaitAllGone(below);
         });
         return exit.code();
     }
@@ -497,34 +616,50 @@ public final class VmBackend implements RuntimeBackend {
         return agents.apply(ctx.stateDir().resolve(CTL));
     }
 
-    /** Asks the agent to power off; kills QEMU if it does not go in time. */
+    /** Asks the agent to power off; kills the monitor (QEMU dies with it) if the guest does not go in time. */
     private void stopGuest(ContainerContext ctx) {
-        ProcessHandle qemu = ProcessHandle.of(ctx.pid().getAsLong()).orElse(null);
-        if (qemu == null) {
+        ProcessHandle monitor = ProcessHandle.of(ctx.pid().getAsLong()).orElse(null);
+        if (monitor == null) {
             return;
         }
         boolean acked = false;
-        try (GuestAgent agent = agent(ctx)) {
-            agent.hello();
-            agent.powerOff();
-            acked = true;
-        } catch (RuntimeException e) {
-            LOG.debug("container \"{}\": power-off through the agent failed: {}", ctx.id(), e.getMessage());
+        List<ProcessHandle> below = monitor.descendants().toList();
+        if (!paused(ctx)) {
+            try (GuestAgent agent = agent(ctx)) {
+                agent.hello();
+                agent.powerOff();
+                acked = true;
+            } catch (RuntimeException e) {
+                LOG.debug("container \"{}\": power-off through the agent failed: {}", ctx.id(), e.getMessage());
+            }
         }
         if (acked) {
             Faults.at(FaultStep.VM_POWER_OFF_SENT);
         }
-        if (!acked || !awaitGone(qemu, Duration.ofSeconds(2))) {
+        if (!acked || !awaitGone(monitor, Duration.ofSeconds(2))) {
             try {
-                ctx.os().kill(qemu.pid(), Signals.SIGKILL);
+                ctx.os().kill(monitor.pid(), Signals.SIGKILL);
             } catch (SyscallException e) {
                 if (e.errno() != 3) { // ESRCH: it went meanwhile
                     throw e;
                 }
             }
             if (!awaitGoneCtx(ctx, GONE_TIMEOUT)) {
-                throw new CapsaException("container \"" + ctx.id() + "\": QEMU (pid " + qemu.pid()
+                throw new CapsaException("container \"" + ctx.id() + "\": its monitor (pid " + monitor.pid()
                         + ") is still there " + GONE_TIMEOUT.toMillis() + " ms after SIGKILL");
+            }
+        }
+        awaitAllGone(below);
+    }
+
+    /** QEMU dies with its monitor (PR_SET_PDEATHSIG), a moment later: nothing is left once this returns. */
+    private static void awaitAllGone(List<ProcessHandle> processes) {
+        for (ProcessHandle p : processes) {
+            if (!awaitGone(p, GONE_TIMEOUT)) {
+                p.destroyForcibly();
+                if (!awaitGone(p, GONE_TIMEOUT)) {
+                    LOG.warn("pid {} is still there {} ms after SIGKILL", p.pid(), GONE_TIMEOUT.toMillis());
+                }
             }
         }
     }
@@ -554,11 +689,15 @@ public final class VmBackend implements RuntimeBackend {
         }
     }
 
-    private static void kill(ProcessHandle qemu) {
-        qemu.destroyForcibly();
-        if (!awaitGone(qemu, GONE_TIMEOUT)) {
-            LOG.warn("QEMU (pid {}) is still there {} ms after SIGKILL", qemu.pid(), GONE_TIMEOUT.toMillis());
+    /** Kills the monitor, and waits for it and QEMU to be gone. */
+    private static void kill(ProcessHandle monitor) {
+        List<ProcessHandle> below = monitor.descendants().toList();
+        monitor.destroyForcibly();
+        if (!awaitGone(monitor, GONE_TIMEOUT)) {
+            LOG.warn("the guest's monitor (pid {}) is still there {} ms after SIGKILL", monitor.pid(),
+                    GONE_TIMEOUT.toMillis());
         }
+        awaitAllGone(below);
     }
 
     private static void removeHook(Thread hook) {
@@ -576,6 +715,16 @@ public final class VmBackend implements RuntimeBackend {
         }
         Path p = Path.of(path);
         return (p.isAbsolute() ? p : ctx.bundle().resolve(p)).normalize();
+    }
+
+    /** Whether this process's stdin is a pipe or a FIFO (S_IFIFO). */
+    private static boolean stdinIsAPipe() {
+        try {
+            int mode = (Integer) Files.getAttribute(Path.of("/proc/self/fd/0"), "unix:mode");
+            return (mode & 0170000) == 0010000;
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException | ClassCastException e) {
+            return false;
+        }
     }
 
     /** A socket path in the state dir; sun_path holds 107 bytes and a NUL. */

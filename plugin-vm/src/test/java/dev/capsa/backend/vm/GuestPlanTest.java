@@ -3,9 +3,12 @@ package dev.capsa.backend.vm;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.capsa.error.InvalidSpecException;
+import dev.capsa.os.SeccompCompiler;
+import dev.capsa.os.SeccompProgram;
 import dev.capsa.spec.DefaultSpec;
 import dev.capsa.spec.Json;
 import dev.capsa.spec.Spec;
@@ -13,6 +16,7 @@ import dev.capsa.spec.SpecLoader;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
@@ -163,8 +167,8 @@ class GuestPlanTest {
 
     @Test
     void securityFieldsTheGuestDoesNotEnforceAreRefusedByPointer() throws Exception {
-        refused("/linux/seccomp", j -> ((ObjectNode) j.get("linux")).putObject("seccomp").put("defaultAction",
-                "SCMP_ACT_ALLOW"));
+        refused("/linux/seccomp/defaultAction", j -> ((ObjectNode) j.get("linux")).putObject("seccomp")
+                .put("defaultAction", "SCMP_ACT_NOPE"));
         refused("/process/capabilities/bounding/3", j -> ((ObjectNode) j.at("/process/capabilities"))
                 .withArray("bounding").add("CAP_NOT_A_CAPABILITY"));
         refused("/process/rlimits/0/type", j -> ((ObjectNode) j.at("/process/rlimits/0")).put("type", "RLIMIT_NOPE"));
@@ -175,5 +179,30 @@ class GuestPlanTest {
                 .put("type", "ext4").put("source", "/dev/sda1"));
         refused("/linux/namespaces/0/path", j -> ((ObjectNode) j.at("/linux/namespaces/0")).put("path",
                 "/proc/1/ns/pid"));
+    }
+
+    @Test
+    void seccompIsCompiledOnTheHostAndSentAsHex() throws Exception {
+        assumeTrue(SeccompCompiler.unavailabilityCause() == null, "libseccomp cannot be loaded here: "
+                + SeccompCompiler.unavailabilityCause());
+        Spec s = spec(j -> {
+            ObjectNode seccomp = ((ObjectNode) j.get("linux")).putObject("seccomp");
+            seccomp.put("defaultAction", "SCMP_ACT_ALLOW").putArray("flags").add("SECCOMP_FILTER_FLAG_LOG");
+            seccomp.putArray("architectures").add("SCMP_ARCH_X86_64");
+            seccomp.putArray("syscalls").addObject().put("action", "SCMP_ACT_ERRNO").put("errnoRet", 38)
+                    .putArray("names").add("mkdir").add("mkdirat");
+        });
+        List<List<String>> seccomp = GuestPlan.from(s, false).orders().stream()
+                .filter(o -> o.getFirst().equals("seccomp")).toList();
+        assertEquals(1, seccomp.size(), seccomp.toString());
+        SeccompProgram program = SeccompCompiler.compile(s.linux().seccomp());
+        // the same program the ns backend would load, byte for byte, and SECCOMP_FILTER_FLAG_LOG (2)
+        assertEquals(List.of("seccomp", "2", HexFormat.of().formatHex(program.bpf())), seccomp.getFirst());
+        assertTrue(program.instructions() > 4, program.toString());
+        // after the process's orders, before "create": the exec'd processes get it too (the agent keeps it)
+        List<List<String>> orders = GuestPlan.from(s, false).orders();
+        assertTrue(orders.indexOf(seccomp.getFirst()) > orders.indexOf(List.of("arg", "sh")), orders.toString());
+        assertTrue(GuestPlan.from(spec(j -> { }), false).orders().stream()
+                .noneMatch(o -> o.getFirst().equals("seccomp")));
     }
 }

@@ -4,12 +4,15 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.capsa.backend.vm.image.GuestImage;
 import dev.capsa.backend.vm.qemu.Accelerator;
 import dev.capsa.error.CapsaException;
+import dev.capsa.error.InvalidSpecException;
 import dev.capsa.os.Os;
+import dev.capsa.error.WrongStateException;
 import dev.capsa.spec.DefaultSpec;
 import dev.capsa.spec.Json;
 import dev.capsa.spec.Spec;
@@ -89,6 +92,7 @@ class VmBackendTest {
         final Spec spec;
         final Map<String, String> data = new HashMap<>();
         long pid;
+        boolean realSignals;
 
         Context(Path bundle, Path stateDir, Spec spec) {
             this.bundle = bundle;
@@ -138,7 +142,15 @@ class VmBackendTest {
         public Os os() {
             return new Os() {
                 public void kill(long pid, int signal) {
-                    ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                    if (!realSignals) {
+                        ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+                        return;
+                    }
+                    try {
+                        new ProcessBuilder("kill", "-" + signal, Long.toString(pid)).inheritIO().start().waitFor();
+                    } catch (IOException | InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
                 }
 
                 public OptionalLong processStartTime(long pid) {
@@ -372,5 +384,79 @@ class VmBackendTest {
         CapsaException foreground = assertThrows(CapsaException.class, () -> backend.exec(ctx,
                 new dev.capsa.spi.ExecOptions(tty, false, tmp.resolve("console.sock"), null, 0)));
         assertTrue(foreground.getMessage().startsWith("--console-socket needs --detach"), foreground.getMessage());
+    }
+
+    /** /proc/PID/stat's state letter. */
+    private static char procState(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        return stat.charAt(stat.lastIndexOf(')') + 2);
+    }
+
+    @Test
+    void pauseStopsQemuAndStateSaysPausedUntilResumeAndPsListsTheHostProcesses() throws Exception {
+        var url = VmBackendTest.class.getResource("/capsa-relay");
+        assumeTrue(url != null && url.getProtocol().equals("file"), "capsa-relay was not built (no C compiler?)");
+        // the real monitor, with a sleep for QEMU
+        ProcessHandle monitor = new ProcessBuilder(Path.of(url.toURI()).toString(), "monitor", "sleep", "60").start()
+                .toHandle();
+        started.add(monitor);
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (monitor.children().findAny().isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        ProcessHandle qemu = monitor.children().findFirst().orElseThrow();
+        started.add(qemu);
+        Context ctx = context();
+        ctx.realSignals = true;
+        ctx.recordPid(monitor.pid());
+        ctx.putData(VmBackend.STARTED, "1");
+        VmBackend backend = new VmBackend(new SilentHypervisor(), image(), ctl -> {
+            throw new AssertionError("pause and resume do not talk to the agent");
+        }, Duration.ofSeconds(1));
+        assertEquals(Status.RUNNING, backend.status(ctx));
+        assertEquals(List.of(monitor.pid(), qemu.pid()), backend.processes(ctx));
+
+        backend.pause(ctx);
+        assertEquals(Status.PAUSED, backend.status(ctx));
+        assertEquals('T', procState(qemu.pid()));
+        // a paused guest cannot take a signal through its agent; only SIGKILL is refused nothing
+        assertThrows(WrongStateException.class, () -> backend.kill(ctx, 15, false));
+
+        backend.resume(ctx);
+        assertEquals(Status.RUNNING, backend.status(ctx));
+        assertTrue("SR".indexOf(procState(qemu.pid())) >= 0, "QEMU runs again");
+
+        backend.pause(ctx);
+        backend.kill(ctx, 9, false);
+        assertFalse(monitor.isAlive(), "SIGKILL of a paused guest ends its monitor");
+        assertEquals(Status.STOPPED, backend.status(ctx));
+    }
+
+    @Test
+    void aTerminalNeedsAConsoleSocketAndGoesThroughTheMonitorsPty() throws Exception {
+        SilentHypervisor hv = new SilentHypervisor();
+        VmBackend backend = new VmBackend(hv, image(), ctl -> {
+            throw new AssertionError("create talks to the agent itself");
+        }, Duration.ofMillis(300));
+        Context plain = context();
+        Path socket = tmp.resolve("console.sock");
+        InvalidSpecException noTty = assertThrows(InvalidSpecException.class,
+                () -> backend.create(plain, new CreateOptions(socket, false, false, 0, false)));
+        assertEquals("/process/terminal", noTty.pointer());
+        assertEquals(null, hv.launched, "nothing starts");
+
+        ObjectNode json = Json.mapper().valueToTree(DefaultSpec.example(false));
+        ((ObjectNode) json.get("process")).put("terminal", true).putObject("consoleSize").put("height", 30)
+                .put("width", 100);
+        Context tty = new Context(plain.bundle(), plain.stateDir(),
+                SpecLoader.parse(Json.mapper().writeValueAsBytes(json)));
+        InvalidSpecException noSocket = assertThrows(InvalidSpecException.class,
+                () -> backend.create(tty, CreateOptions.defaults()));
+        assertEquals("/process/terminal", noSocket.pointer());
+
+        // the guest never answers here; what matters is what QEMU was given
+        assertThrows(CapsaException.class, () -> backend.create(tty, new CreateOptions(socket, false, false, 0, false)));
+        assertEquals(new dev.capsa.backend.vm.qemu.QemuCommandLine.PtyInput(socket, 30, 100), hv.launched.stdin());
+        assertEquals(new dev.capsa.backend.vm.qemu.QemuCommandLine.PtyOutput(), hv.launched.stdout());
     }
 }

@@ -151,6 +151,10 @@ public final class DomainXml {
                         + "      <source path='" + attr(f.path().toString()) + "' append='on'/>\n" + target
                         + "    </channel>\n";
                 case QemuCommandLine.Null n -> "    <channel type='null'>\n" + target + "    </channel>\n";
+                // the qemu launcher's monitor owns these; VmBackend does not ask libvirt for them
+                case QemuCommandLine.Stdio s -> throw new IllegalArgumentException("libvirt: no stdio port");
+                case QemuCommandLine.PtyInput p -> throw new IllegalArgumentException("libvirt: no pty port");
+                case QemuCommandLine.PtyOutput p -> throw new IllegalArgumentException("libvirt: no pty port");
             };
         }
 

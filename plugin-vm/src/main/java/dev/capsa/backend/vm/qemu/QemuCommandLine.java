@@ -105,6 +105,34 @@ public final class QemuCommandLine {
         }
     }
 
+    /**
+     * QEMU's own stdin (and stdout, which nothing writes to through it): a detached container's
+     * stdin, when its creator's stdin is a pipe. {@code signal=off}: a ^C in it is data.
+     */
+    public record Stdio() implements Chardev {
+        public String spec(String id) {
+            return "stdio,id=" + id + ",signal=off";
+        }
+    }
+
+    /**
+     * The container's terminal, input side: the pty slave the monitor gives QEMU as descriptor 4
+     * (capsa-relay monitor --console), opened as a serial line (QEMU makes it raw). The monitor
+     * sends the pty's master to {@code consoleSocket}, sized {@code rows} by {@code cols}.
+     */
+    public record PtyInput(Path consoleSocket, int rows, int cols) implements Chardev {
+        public String spec(String id) {
+            return "serial,id=" + id + ",path=/proc/self/fd/" + PTY_FD;
+        }
+    }
+
+    /** The container's terminal, output side: the same pty slave, written to. */
+    public record PtyOutput() implements Chardev {
+        public String spec(String id) {
+            return "file,id=" + id + ",path=/proc/self/fd/" + PTY_FD + ",append=on";
+        }
+    }
+
     /** Host end discarded (output) or always at EOF (input). */
     public record Null() implements Chardev {
         public String spec(String id) {
@@ -132,6 +160,9 @@ public final class QemuCommandLine {
             return List.of("-device", "isa-debug-exit,iobase=0xf4,iosize=4");
         }
     }
+
+    /** Where capsa-relay monitor --console puts the pty slave in QEMU. */
+    public static final int PTY_FD = 4;
 
     private final String binary;
     private final List<Part> parts = new ArrayList<>();

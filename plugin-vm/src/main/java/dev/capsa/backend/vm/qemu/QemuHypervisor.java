@@ -1,6 +1,7 @@
 package dev.capsa.backend.vm.qemu;
 
 import dev.capsa.backend.vm.Hypervisor;
+import dev.capsa.backend.vm.RelayBinary;
 import dev.capsa.backend.vm.VmConfig;
 import dev.capsa.error.CapsaException;
 import dev.capsa.spi.Availability;
@@ -12,16 +13,31 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 
-/** The default launcher: a qemu-system-x86_64 process per guest. */
+/**
+ * The default launcher: a qemu-system-x86_64 process per guest, started by capsa-relay's monitor
+ * mode, whose pid is the container's: the monitor is QEMU's parent and exits with the status of
+ * the container's process, which the agent writes on the port {@code capsa.exit} (docs/vm.md
+ * "The container's pid").
+ */
 public final class QemuHypervisor implements Hypervisor {
     public static final String BINARY = "qemu-system-x86_64";
+    /** The descriptor the monitor gives QEMU: the write end of its status pipe. */
+    public static final int STATUS_FD = 3;
     private static final String PROBE_RESOURCE = "/accel-probe.bin";
 
     private final String binary;
+    private final Supplier<Path> monitor;
 
     public QemuHypervisor(String binary) {
+        this(binary, RelayBinary::path);
+    }
+
+    /** @param monitor capsa-relay, extracted on the first launch */
+    public QemuHypervisor(String binary, Supplier<Path> monitor) {
         this.binary = binary;
+        this.monitor = monitor;
     }
 
     /** The binary named by CAPSA_QEMU, else qemu-system-x86_64 from PATH. */
@@ -78,24 +94,30 @@ public final class QemuHypervisor implements Hypervisor {
         if (vm.stdin() != null) {
             cl.add(new QemuCommandLine.Port("stdin", "capsa.stdin", vm.stdin()));
         }
+        // the container's exit status, for the monitor (its pipe, inherited as descriptor 3)
+        cl.add(new QemuCommandLine.Port("exit", "capsa.exit",
+                new QemuCommandLine.File(Path.of("/proc/self/fd/" + STATUS_FD))));
         for (int i = 0; i < vm.execs().size(); i++) {
             cl.add(new QemuCommandLine.Port("exec" + i, "capsa.exec" + i, vm.execs().get(i)));
         }
         return cl.argv();
     }
 
+    /**
+     * Starts the monitor, which starts QEMU in a session of its own (so a terminal's signals to
+     * capsa's group reach neither); returns the monitor, the container's process. QEMU is its only
+     * child, and dies with it (PR_SET_PDEATHSIG).
+     */
     @Override
     public ProcessHandle launch(VmConfig vm) {
-        // setsid(1) execs QEMU in a session of its own without forking (the JVM's child is no group
-        // leader), so the pid is QEMU's and a terminal's signals to capsa's group do not reach it
-        List<String> argv = new ArrayList<>();
-        argv.add("setsid");
-        argv.addAll(commandLine(vm));
+        List<String> argv = launchCommand(monitor.get(), vm);
         try {
             ProcessBuilder pb = new ProcessBuilder(argv);
             pb.environment().remove(dev.capsa.fault.Faults.ENV); // a test's switch is capsa's, not the guest's
+            // the monitor passes its stdin to QEMU: the container's, when a port reads it
             Process p = pb
-                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
+                    .redirectInput(vm.stdin() instanceof QemuCommandLine.Stdio ? ProcessBuilder.Redirect.INHERIT
+                            : ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(vm.log().toFile()))
                     .start();
@@ -103,6 +125,19 @@ public final class QemuHypervisor implements Hypervisor {
         } catch (IOException e) {
             throw new CapsaException("cannot start " + binary + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The monitor's argv: its options, then QEMU's. */
+    public List<String> launchCommand(Path monitorBinary, VmConfig vm) {
+        List<String> argv = new ArrayList<>();
+        argv.add(monitorBinary.toString());
+        argv.add("monitor");
+        if (vm.stdin() instanceof QemuCommandLine.PtyInput tty) {
+            argv.addAll(List.of("--console", tty.consoleSocket().toString(), Integer.toString(tty.rows()),
+                    Integer.toString(tty.cols())));
+        }
+        argv.addAll(commandLine(vm));
+        return argv;
     }
 
     static String bootId() {

@@ -68,7 +68,9 @@ class QemuCommandLineTest {
                 "-chardev", "socket,id=stderr,path=/run/capsa/c1/err.sock,server=off",
                 "-device", "virtserialport,chardev=stderr,name=capsa.stderr",
                 "-chardev", "socket,id=stdin,path=/run/capsa/c1/in.sock,server=off",
-                "-device", "virtserialport,chardev=stdin,name=capsa.stdin"), argv);
+                "-device", "virtserialport,chardev=stdin,name=capsa.stdin",
+                "-chardev", "file,id=exit,path=/proc/self/fd/3,append=on",
+                "-device", "virtserialport,chardev=exit,name=capsa.exit"), argv);
     }
 
     @Test
@@ -81,7 +83,10 @@ class QemuCommandLineTest {
                 "-chardev", "file,id=stdout,path=/proc/42/fd/1,append=on",
                 "-device", "virtserialport,chardev=stdout,name=capsa.stdout",
                 "-chardev", "file,id=stderr,path=/proc/42/fd/2,append=on",
-                "-device", "virtserialport,chardev=stderr,name=capsa.stderr"), tail);
+                "-device", "virtserialport,chardev=stderr,name=capsa.stderr",
+                // the monitor's status pipe (capsa-relay monitor gives it to QEMU as descriptor 3)
+                "-chardev", "file,id=exit,path=/proc/self/fd/3,append=on",
+                "-device", "virtserialport,chardev=exit,name=capsa.exit"), tail);
     }
 
     @Test
@@ -111,5 +116,38 @@ class QemuCommandLineTest {
                 new QemuCommandLine("q").add(new QemuCommandLine.Machine("microvm", "kvm"))
                         .add(new QemuCommandLine.Memory(16)).add(new QemuCommandLine.Bios(Path.of("/p.bin")))
                         .add(new QemuCommandLine.DebugExit()).argv());
+    }
+
+    @Test
+    void theMonitorStartsQemuAndATerminalGoesThroughItsPty() {
+        QemuHypervisor hv = new QemuHypervisor("q");
+        VmConfig plain = vm(new QemuCommandLine.File(Path.of("/proc/42/fd/1")),
+                new QemuCommandLine.File(Path.of("/proc/42/fd/2")), null);
+        List<String> argv = hv.launchCommand(Path.of("/run/capsa-bin/capsa-relay-x"), plain);
+        assertEquals(List.of("/run/capsa-bin/capsa-relay-x", "monitor", "q"), argv.subList(0, 3));
+        assertEquals(hv.commandLine(plain), argv.subList(2, argv.size()));
+
+        VmConfig tty = vm(new QemuCommandLine.PtyOutput(), new QemuCommandLine.Null(),
+                new QemuCommandLine.PtyInput(Path.of("/c/console.sock"), 30, 100));
+        argv = hv.launchCommand(Path.of("/m"), tty);
+        assertEquals(List.of("/m", "monitor", "--console", "/c/console.sock", "30", "100", "q"), argv.subList(0, 7));
+        // the pty slave is QEMU's descriptor 4: written by capsa.stdout, read as a serial line by capsa.stdin
+        List<String> ports = argv.subList(argv.indexOf("virtserialport,chardev=ctl,name=capsa.ctl") + 1,
+                argv.indexOf("virtserialport,chardev=exit,name=capsa.exit") - 3);
+        assertEquals(List.of(
+                "-chardev", "file,id=stdout,path=/proc/self/fd/4,append=on",
+                "-device", "virtserialport,chardev=stdout,name=capsa.stdout",
+                "-chardev", "null,id=stderr",
+                "-device", "virtserialport,chardev=stderr,name=capsa.stderr",
+                "-chardev", "serial,id=stdin,path=/proc/self/fd/4",
+                "-device", "virtserialport,chardev=stdin,name=capsa.stdin"), ports);
+    }
+
+    @Test
+    void aPipedStdinIsQemusOwn() {
+        List<String> argv = new QemuHypervisor("q").commandLine(vm(new QemuCommandLine.File(Path.of("/proc/42/fd/1")),
+                new QemuCommandLine.File(Path.of("/proc/42/fd/2")), new QemuCommandLine.Stdio()));
+        int at = argv.indexOf("virtserialport,chardev=stdin,name=capsa.stdin");
+        assertEquals(List.of("-chardev", "stdio,id=stdin,signal=off", "-device"), argv.subList(at - 3, at));
     }
 }

@@ -1,4 +1,4 @@
-package dev.capsa.backend.ns;
+package dev.capsa.os;
 
 import dev.capsa.error.CapsaException;
 import dev.capsa.error.Errno;
@@ -23,8 +23,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * {@code linux.seccomp} compiled to a BPF program in Java, with libseccomp through jnr-ffi, the way
- * runc's libcontainer/seccomp does it (design.md: Java decides, capsa-init only loads the
- * program). The spec is checked here first, so a bad action, operator, architecture or flag is
+ * runc's libcontainer/seccomp does it (design.md: Java decides; capsa-init, and the vm backend's
+ * guest agent, only load the program). Both backends use it. The spec is checked here first, so a bad action, operator, architecture or flag is
  * refused with its JSON pointer before libseccomp is touched; libseccomp is bound on the first
  * spec that has a seccomp section, so other commands do not pay for it.
  *
@@ -36,22 +36,22 @@ import org.slf4j.LoggerFactory;
  * equals the default action is skipped; {@code errnoRet} of a rule defaults to EPERM and
  * {@code defaultErrnoRet} applies to the default action only; two conditions on the same argument
  * become one rule each (libseccomp cannot AND them); SCMP_ACT_KILL is KILL_THREAD; the flag
- * SECCOMP_FILTER_FLAG_TSYNC is accepted and not passed (capsa-init is single-threaded). Seccomp
+ * SECCOMP_FILTER_FLAG_TSYNC is accepted and not passed (the loaders are single-threaded). Seccomp
  * notify (SCMP_ACT_NOTIFY, listenerPath) is refused for now.
  */
-final class SeccompCompiler {
+public final class SeccompCompiler {
     private static final Logger LOG = LoggerFactory.getLogger(SeccompCompiler.class);
     private static final String AT = "/linux/seccomp";
-    private static final String NOT_YET = "seccomp notify is not supported by the ns backend yet";
+    private static final String NOT_YET = "seccomp notify is not supported by capsa yet";
 
     // libseccomp's action values (seccomp.h)
-    static final int SCMP_ACT_KILL_PROCESS = 0x80000000;
-    static final int SCMP_ACT_KILL_THREAD = 0x00000000;
-    static final int SCMP_ACT_TRAP = 0x00030000;
-    static final int SCMP_ACT_ERRNO = 0x00050000;
-    static final int SCMP_ACT_TRACE = 0x7ff00000;
-    static final int SCMP_ACT_LOG = 0x7ffc0000;
-    static final int SCMP_ACT_ALLOW = 0x7fff0000;
+    public static final int SCMP_ACT_KILL_PROCESS = 0x80000000;
+    public static final int SCMP_ACT_KILL_THREAD = 0x00000000;
+    public static final int SCMP_ACT_TRAP = 0x00030000;
+    public static final int SCMP_ACT_ERRNO = 0x00050000;
+    public static final int SCMP_ACT_TRACE = 0x7ff00000;
+    public static final int SCMP_ACT_LOG = 0x7ffc0000;
+    public static final int SCMP_ACT_ALLOW = 0x7fff0000;
     private static final int EPERM = 1;
     private static final int EEXIST = 17;
 
@@ -63,26 +63,26 @@ final class SeccompCompiler {
     private static final int MAX_ARGS = 6;
 
     // the kernel's SECCOMP_FILTER_FLAG_* (linux/seccomp.h)
-    static final long FLAG_LOG = 1 << 1;
-    static final long FLAG_SPEC_ALLOW = 1 << 2;
+    public static final long FLAG_LOG = 1 << 1;
+    public static final long FLAG_SPEC_ALLOW = 1 << 2;
 
     /** The actions this backend implements, in features.md's order; SCMP_ACT_NOTIFY is not one yet. */
-    static final List<String> ACTIONS = List.of("SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
+    public static final List<String> ACTIONS = List.of("SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL",
             "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP");
 
     /** config-linux.md's operators and libseccomp's enum scmp_compare. */
-    static final Map<String, Integer> OPERATORS = orderedMap("SCMP_CMP_EQ", 4, "SCMP_CMP_GE", 5, "SCMP_CMP_GT", 6,
+    public static final Map<String, Integer> OPERATORS = orderedMap("SCMP_CMP_EQ", 4, "SCMP_CMP_GE", 5, "SCMP_CMP_GT", 6,
             "SCMP_CMP_LE", 3, "SCMP_CMP_LT", 2, "SCMP_CMP_MASKED_EQ", 7, "SCMP_CMP_NE", 1);
 
     /** config-linux.md's architectures; libseccomp's name is the lowercase rest ("SCMP_ARCH_X86_64": "x86_64"). */
-    static final List<String> ARCHITECTURES = List.of("SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32",
+    public static final List<String> ARCHITECTURES = List.of("SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32",
             "SCMP_ARCH_ARM", "SCMP_ARCH_AARCH64", "SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32",
             "SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64", "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC", "SCMP_ARCH_PPC64",
             "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X", "SCMP_ARCH_PARISC", "SCMP_ARCH_PARISC64",
             "SCMP_ARCH_RISCV64");
 
     /** The flags runc knows; TSYNC is what libseccomp does anyway, the others become kernel flags. */
-    static final List<String> FLAGS = List.of("SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    public static final List<String> FLAGS = List.of("SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
             "SECCOMP_FILTER_FLAG_LOG");
 
     private SeccompCompiler() {
@@ -139,7 +139,7 @@ final class SeccompCompiler {
     }
 
     /** Whether libseccomp can be loaded here; the reason when it cannot. */
-    static String unavailabilityCause() {
+    public static String unavailabilityCause() {
         return Native.FAILURE == null ? null : String.valueOf(Native.FAILURE.getMessage());
     }
 
@@ -163,7 +163,7 @@ final class SeccompCompiler {
      * The program for {@code seccomp}, or null when there is nothing to filter (runc: no default
      * action and no syscalls means no seccomp). Every problem names its field.
      */
-    static SeccompProgram compile(Seccomp seccomp) {
+    public static SeccompProgram compile(Seccomp seccomp) {
         if (seccomp == null || (seccomp.defaultAction() == null && list(seccomp.syscalls()).isEmpty())) {
             return null;
         }
@@ -209,7 +209,7 @@ final class SeccompCompiler {
     }
 
     /** runc's ConvertStringToArch: "SCMP_ARCH_X86_64" is libseccomp's "x86_64". */
-    static String libseccompArch(String ociName) {
+    public static String libseccompArch(String ociName) {
         return ociName.substring("SCMP_ARCH_".length()).toLowerCase(java.util.Locale.ROOT);
     }
 
@@ -387,7 +387,7 @@ final class SeccompCompiler {
      * features.md's seccomp section: what compile accepts, the architectures this libseccomp
      * resolves, and the flags this kernel takes (checked through libseccomp's attributes).
      */
-    static Features.Seccomp features() {
+    public static Features.Seccomp features() {
         if (Native.FAILURE != null) {
             LOG.debug("seccomp: libseccomp unavailable: {}", Native.FAILURE.getMessage());
             return new Features.Seccomp(false, null, null, null, null, null);

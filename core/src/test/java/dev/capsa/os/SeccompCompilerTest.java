@@ -1,4 +1,4 @@
-package dev.capsa.backend.ns;
+package dev.capsa.os;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -152,7 +152,7 @@ class SeccompCompilerTest {
                 .put("action", "SCMP_ACT_LOG")).pointer());
         assertEquals("/linux/seccomp/syscalls/1/action", refused(s -> rule(s).put("action", "SCMP_ACT_NOTIFY")
                 .putArray("names").add("mount")).pointer());
-        assertEquals("/linux/seccomp/listenerPath: seccomp notify is not supported by the ns backend yet",
+        assertEquals("/linux/seccomp/listenerPath: seccomp notify is not supported by capsa yet",
                 refused(s -> s.put("listenerPath", "/run/x.sock")).getMessage());
     }
 
