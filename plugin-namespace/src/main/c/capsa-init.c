@@ -1161,6 +1161,9 @@ static unsigned long mount_flags_of(const char *path) {
  */
 static char copy_failed[NAME_MAX + 1]; /* the first entry that could not be copied */
 
+/* not static: the agent mode (capsa-agent.c, linked into this binary) copies up with it too */
+int capsa_copy_tree(int src, int dst, int depth);
+
 static int copy_tree(int src, int dst, int depth) {
     if (depth > 128) {
         errno = ELOOP;
@@ -1904,12 +1907,26 @@ static int load_seccomp(void) {
  * for the process uid, else "/". Runs after pivot_root (or the exec's setns), so the file and any
  * symlink in its path are resolved inside the container's root.
  */
+/* "HOME=..." for uid into out, from /etc/passwd of the current root, else "HOME=/"; shared with
+ * the agent mode (capsa-agent.c), which is linked into this binary */
+void capsa_passwd_home(unsigned long long uid, char *home_env, size_t size);
+
 static int set_default_home(void) {
     if (!plan.defaulthome) {
         return 0;
     }
     static char home_env[PATH_MAX + 6];
-    snprintf(home_env, sizeof home_env, "HOME=/");
+    capsa_passwd_home((unsigned long long)plan.uid, home_env, sizeof home_env);
+    if (plan.nenv >= MAX_ITEMS) {
+        return fail("env", E2BIG, "no room for HOME");
+    }
+    plan.env[plan.nenv++] = home_env;
+    plan.env[plan.nenv] = NULL;
+    return 0;
+}
+
+void capsa_passwd_home(unsigned long long uid_wanted, char *home_env, size_t size) {
+    snprintf(home_env, size, "HOME=/");
     FILE *f = fopen("/etc/passwd", "re");
     if (f) {
         char line[4096];
@@ -1929,19 +1946,13 @@ static int set_default_home(void) {
                 p = colon + 1;
             }
             unsigned long long uid;
-            if (n >= 6 && parse_num(fields[2], &uid) == 0 && uid == (unsigned long long)plan.uid) {
-                snprintf(home_env, sizeof home_env, "HOME=%s", fields[5]);
+            if (n >= 6 && parse_num(fields[2], &uid) == 0 && uid == uid_wanted) {
+                snprintf(home_env, size, "HOME=%s", fields[5]);
                 break;
             }
         }
         fclose(f);
     }
-    if (plan.nenv >= MAX_ITEMS) {
-        return fail("env", E2BIG, "no room for HOME");
-    }
-    plan.env[plan.nenv++] = home_env;
-    plan.env[plan.nenv] = NULL;
-    return 0;
 }
 
 /*
@@ -2913,4 +2924,8 @@ int ns_main(int argc, char **argv) {
         return 0; /* the init is reparented to the caller's subreaper, as under runc */
     }
     return monitor(pid);
+}
+
+int capsa_copy_tree(int src, int dst, int depth) {
+    return copy_tree(src, dst, depth);
 }

@@ -25,7 +25,8 @@
  *                                         STATE: booted created running exited
  *   Orders (state booted, no reply; an error is reported by "create"):
  *   hostname NAME
- *   mount SOURCE DEST FSTYPE FLAGS DATA (DEST inside the rootfs; made if missing)
+ *   mount SOURCE DEST FSTYPE FLAGS DATA [copyup] (DEST inside the rootfs; made if missing;
+ *                                       copyup: tmpfs gets what the image had under DEST)
  *   mknod DEST MODE MAJOR MINOR         (MODE with S_IF* bits; octal or decimal)
  *   symlink TARGET DEST
  *   mkdir DEST
@@ -466,9 +467,48 @@ static void order_share(char **w) {
     }
 }
 
-/* mount SOURCE DEST FSTYPE FLAGS DATA; with MS_BIND (and no MS_REMOUNT) SOURCE is a path of the
- * agent (a share) and the other flags are applied by a remount of the bind, as mount(8) does */
-static void order_mount(char **w) {
+/* capsa-init.c's tmpcopyup (the same binary): entries of directory src copied into dst, types,
+ * modes and owners kept, symlinks never followed */
+int capsa_copy_tree(int src, int dst, int depth);
+/* capsa-init.c's runc setupUser rule: "HOME=..." for uid from /etc/passwd of the current root, else "/" */
+void capsa_passwd_home(unsigned long long uid, char *home_env, size_t size);
+
+/* In the forked child, after the chroot: HOME from the container's /etc/passwd when env has none */
+static void default_home(struct proc *p) {
+    static char home_env[PATH_MAX + 6];
+    for (int i = 0; i < p->nenv; i++) {
+        if (strncmp(p->env[i], "HOME=", 5) == 0) {
+            return;
+        }
+    }
+    if (p->nenv < MAX_ITEMS) {
+        capsa_passwd_home((unsigned long long)(p->uid < 0 ? 0 : p->uid), home_env, sizeof home_env);
+        p->env[p->nenv++] = home_env;
+        p->env[p->nenv] = NULL;
+    }
+}
+
+/* tmpcopyup: what the image had under the mount point (lower, opened before the mount) copied into
+ * the new tmpfs, whose root then takes the directory's owner and mode, as runc does */
+static int copy_up(int lower, const char *dest) {
+    struct stat st;
+    int upper = open_in_root(dest, O_RDONLY | O_DIRECTORY);
+    int rc = upper < 0 || fstat(lower, &st) < 0 ? -1 : capsa_copy_tree(lower, upper, 0);
+    if (rc == 0 && (fchown(upper, st.st_uid, st.st_gid) < 0 || fchmod(upper, st.st_mode & 07777) < 0)) {
+        rc = -1;
+    }
+    int err = errno;
+    if (upper >= 0) {
+        close(upper);
+    }
+    errno = err;
+    return rc;
+}
+
+/* mount SOURCE DEST FSTYPE FLAGS DATA [copyup]; with MS_BIND (and no MS_REMOUNT) SOURCE is a path
+ * of the agent (a share) and the other flags are applied by a remount of the bind, as mount(8)
+ * does; "copyup" (tmpfs) copies the image's files under DEST into the new mount */
+static void order_mount(char **w, int copyup) {
     long flags;
     if (number(w[3], &flags) < 0) {
         fail("mount", EINVAL, "bad flags %s", w[3]);
@@ -488,8 +528,16 @@ static void order_mount(char **w) {
     char target[64];
     fd_path(fd, target, sizeof target);
     if (!bind) {
-        if (mount(w[0], target, w[2], (unsigned long)flags, w[4][0] ? w[4] : NULL) < 0) {
+        int lower = copyup ? openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        if (copyup && lower < 0) {
+            fail("mount", errno, "tmpcopyup: %s is not a directory of the image", w[1]);
+        } else if (mount(w[0], target, w[2], (unsigned long)flags, w[4][0] ? w[4] : NULL) < 0) {
             fail("mount", errno, "%s on %s", w[2], w[1]);
+        } else if (copyup && copy_up(lower, w[1]) < 0) {
+            fail("mount", errno, "tmpcopyup of %s", w[1]);
+        }
+        if (lower >= 0) {
+            close(lower);
         }
         close(fd);
         return;
@@ -712,6 +760,7 @@ static void create_process(void) {
         if (chdir(ROOT) < 0 || chroot(".") < 0) {
             setup_fail(setup[1], S_CHROOT, 0);
         }
+        default_home(&g.main);
         if (g.main.cwd && chdir(g.main.cwd) < 0) {
             setup_fail(setup[1], S_CWD, 0);
         }
@@ -948,6 +997,7 @@ static void exec_process(const char *word) {
         if (chdir(ROOT) < 0 || chroot(".") < 0) {
             setup_fail(setup[1], S_CHROOT, 0);
         }
+        default_home(&g.draft);
         if (g.draft.cwd && chdir(g.draft.cwd) < 0) {
             setup_fail(setup[1], S_CWD, 0);
         }
@@ -1327,7 +1377,9 @@ static void order(char *line) {
     } else if (strcmp(cmd, "share") == 0 && na == 2) {
         order_share(a);
     } else if (strcmp(cmd, "mount") == 0 && na == 5) {
-        order_mount(a);
+        order_mount(a, 0);
+    } else if (strcmp(cmd, "mount") == 0 && na == 6 && strcmp(a[5], "copyup") == 0) {
+        order_mount(a, 1);
     } else if (strcmp(cmd, "mknod") == 0 && na == 4) {
         order_mknod(a);
     } else if (strcmp(cmd, "symlink") == 0 && na == 2) {

@@ -429,7 +429,7 @@ class PodmanIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"capsa", "runc"})
+    @ValueSource(strings = {"capsa", "runc", "capsavm"})
     void readOnlyRootKeepsWritableTmp(String rt) throws Exception {
         use(rt);
         // --read-only adds tmpfs on /tmp, /var/tmp and /run with the tmpcopyup option (runc and crun
@@ -440,7 +440,7 @@ class PodmanIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"capsa", "runc"})
+    @ValueSource(strings = {"capsa", "runc", "capsavm"})
     void tmpfsAndBindVolumes(String rt) throws Exception {
         use(rt);
         Path data = Files.createDirectories(tmp.resolve("data-" + rt));
@@ -469,7 +469,7 @@ class PodmanIT {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"capsa", "runc"})
+    @ValueSource(strings = {"capsa", "runc", "capsavm"})
     void homeIsSetWhenTheImageDoesNotSetIt(String rt) throws Exception {
         use(rt);
         Result r = run(List.of("--rm"), "sh", "-c", "echo home=$HOME");

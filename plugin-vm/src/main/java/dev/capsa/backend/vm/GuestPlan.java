@@ -380,8 +380,14 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus, Lis
         }
         long flags = 0;
         List<String> data = new ArrayList<>();
+        boolean copyUp = false;
         for (String o : list(m.options())) {
-            if (SET.containsKey(o)) {
+            if (o.equals("tmpcopyup")) {
+                if (!type.equals("tmpfs")) {
+                    throw new InvalidSpecException(pointer + "/options", "tmpcopyup is an option of tmpfs only");
+                }
+                copyUp = true; // runc's: the image's files under the destination are copied into the tmpfs
+            } else if (SET.containsKey(o)) {
                 flags |= SET.get(o);
             } else if (CLEAR.contains(o)) {
                 if (o.equals("rw")) {
@@ -394,7 +400,13 @@ public record GuestPlan(List<List<String>> orders, long memoryMib, int cpus, Lis
         // a guest kernel has cgroup v2 only: "cgroup" in a runc spec means the container's cgroup view
         String fstype = type.equals("cgroup") ? "cgroup2" : type;
         String source = m.source() == null || m.source().isEmpty() ? type : m.source();
-        return List.of("mount", source, m.destination(), fstype, Long.toString(flags), String.join(",", data));
+        List<String> order = List.of("mount", source, m.destination(), fstype, Long.toString(flags),
+                String.join(",", data));
+        if (copyUp) {
+            order = new ArrayList<>(order);
+            order.add("copyup");
+        }
+        return order;
     }
 
     /** linux.resources.memory.limit plus the guest's own overhead, or the default. */

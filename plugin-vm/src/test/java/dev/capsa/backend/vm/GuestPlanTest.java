@@ -56,6 +56,16 @@ class GuestPlanTest {
     }
 
     @Test
+    void tmpcopyupBecomesTheMountsCopyupWordForTmpfsOnly() throws Exception {
+        List<List<String>> o = GuestPlan.from(spec(j -> ((com.fasterxml.jackson.databind.node.ArrayNode) j.get("mounts"))
+                .addObject().put("destination", "/etc").put("type", "tmpfs").put("source", "tmpfs")
+                .putArray("options").add("nosuid").add("tmpcopyup").add("size=1m")), true).orders();
+        assertTrue(o.contains(List.of("mount", "tmpfs", "/etc", "tmpfs", "2", "size=1m", "copyup")), o.toString());
+        refused("/mounts/7/options", j -> ((com.fasterxml.jackson.databind.node.ArrayNode) j.get("mounts")).addObject()
+                .put("destination", "/x").put("type", "proc").put("source", "proc").putArray("options").add("tmpcopyup"));
+    }
+
+    @Test
     void aDetachedGuestPowersOffWhenItsProcessEnds() throws Exception {
         List<List<String>> o = GuestPlan.from(spec(j -> { }), false).orders();
         assertEquals(List.of(List.of("stdin", "0"), List.of("exitpoweroff", "1")), o.subList(o.size() - 2, o.size()));
