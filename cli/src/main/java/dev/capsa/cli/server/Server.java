@@ -87,6 +87,7 @@ public final class Server {
             Files.move(temp, socket, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             Object key = Files.readAttributes(socket, java.nio.file.attribute.BasicFileAttributes.class).fileKey();
             System.err.println("capsa server " + ProcessHandle.current().pid() + ": listening on " + socket);
+            sweepDeadServers(socket);
             // ended by a signal (SIGTERM, SIGINT): nothing of it is left in the server directory either
             Thread cleanup = new Thread(() -> removeOwnFiles(key), "capsa-server-exit");
             Runtime.getRuntime().addShutdownHook(cleanup);
@@ -114,6 +115,68 @@ public final class Server {
             Files.deleteIfExists(temp);
         }
         System.err.println("capsa server " + ProcessHandle.current().pid() + ": idle, exiting");
+    }
+
+    /**
+     * Removes what dead servers of other keys left (a server killed with SIGKILL, or one of a
+     * distribution that is gone: no client of its key comes again to replace it): the socket, log
+     * and lock of every key whose lock nobody holds and whose socket nobody answers. Once per
+     * server start; a key in use is never touched.
+     */
+    static void sweepDeadServers(Path own) {
+        Path dir = own.getParent();
+        String ownName = own.getFileName().toString();
+        try (var locks = Files.newDirectoryStream(dir, "*.lock")) {
+            for (Path lock : locks) {
+                String base = lock.getFileName().toString();
+                base = base.substring(0, base.length() - ".lock".length());
+                Path sock = dir.resolve(base + ".sock");
+                if (sock.getFileName().toString().equals(ownName)) {
+                    continue;
+                }
+                try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(lock,
+                        java.nio.file.StandardOpenOption.WRITE);
+                     java.nio.channels.FileLock held = ch.tryLock()) {
+                    if (held == null || alive(dir.resolve(base + ".log"), sock)) {
+                        continue; // a client is starting its server, or the server is alive
+                    }
+                    Files.deleteIfExists(sock);
+                    Files.deleteIfExists(dir.resolve(base + ".log"));
+                    Files.deleteIfExists(lock);
+                } catch (IOException | java.nio.channels.OverlappingFileLockException e) {
+                    // gone meanwhile, or not ours to judge: leave it
+                }
+            }
+        } catch (IOException e) {
+            System.err.println("capsa server: cannot look for dead servers' files in " + dir + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * Whether the server that last logged "listening on SOCK" in its log still runs: its pid is
+     * alive and serves that socket (its command line names it). A log without that line is a
+     * server still starting: alive.
+     */
+    static boolean alive(Path log, Path sock) {
+        String pid = null;
+        try {
+            for (String line : Files.readAllLines(log, StandardCharsets.UTF_8)) {
+                if (line.startsWith("capsa server ") && line.endsWith(": listening on " + sock)) {
+                    pid = line.substring("capsa server ".length(), line.indexOf(':'));
+                }
+            }
+        } catch (IOException e) {
+            return !Files.exists(sock); // no log: a socket alone is a dead server's
+        }
+        if (pid == null) {
+            return true;
+        }
+        try {
+            String cmdline = new String(Files.readAllBytes(Path.of("/proc", pid, "cmdline")), StandardCharsets.UTF_8);
+            return cmdline.contains("__serve\0" + sock);
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private void acceptAll(ServerSocketChannel server) throws IOException {
