@@ -31,3 +31,24 @@ bench_init() {
 
 bench_usage() { echo "usage: $0 [-o FILE] [-w WARMUP] [-r RUNS]" >&2; exit 2; }
 die() { echo "$(basename "$0"): $*" >&2; exit 1; }
+
+# bench_bundle DIR FILTER: a busybox bundle in DIR (applets echo, true, sleep, sh) made with
+# `capsa spec`, with no terminal and the jq FILTER applied to its config.json (the process, say).
+bench_bundle() {
+  local dir=$1 filter=$2 applet
+  mkdir -p "$dir/rootfs/bin"
+  cp /bin/busybox "$dir/rootfs/bin/"
+  for applet in echo true sleep sh; do ln -s busybox "$dir/rootfs/bin/$applet"; done
+  (cd "$dir" && "$capsa" spec)
+  jq ".process.terminal = false | $filter" "$dir/config.json" >"$dir/config.json.new"
+  mv "$dir/config.json.new" "$dir/config.json"
+}
+
+# bench_variant BUNDLE DIR ARG...: a bundle in DIR that shares BUNDLE's rootfs and runs ARG...
+bench_variant() {
+  local bundle=$1 dir=$2
+  shift 2
+  mkdir -p "$dir"
+  jq --arg root "$bundle/rootfs" '.root.path = $root | .process.args = $ARGS.positional' --args "$@" \
+    <"$bundle/config.json" >"$dir/config.json"
+}

@@ -33,20 +33,11 @@ cleanup() {
 trap cleanup EXIT
 
 bundle=$work/bundle
-mkdir -p "$bundle/rootfs/bin"
-cp /bin/busybox "$bundle/rootfs/bin/"
-for applet in true sleep sh; do ln -s busybox "$bundle/rootfs/bin/$applet"; done
-(cd "$bundle" && "$capsa" spec)
-jq '.ociVersion = "1.0.2" | .process.terminal = false | .process.args = ["true"]' "$bundle/config.json" >"$work/c.json"
-mv "$work/c.json" "$bundle/config.json"
+bench_bundle "$bundle" '.ociVersion = "1.0.2" | .process.args = ["true"]'
 sleeper=$work/sleeper
-mkdir -p "$sleeper"
-jq --arg root "$bundle/rootfs" '.root.path = $root | .process.args = ["sleep", "1000"]' "$bundle/config.json" \
-  >"$sleeper/config.json"
+bench_variant "$bundle" "$sleeper" sleep 1000
 nap=$work/nap
-mkdir -p "$nap"
-jq --arg root "$bundle/rootfs" '.root.path = $root | .process.args = ["sleep", "2"]' "$bundle/config.json" \
-  >"$nap/config.json"
+bench_variant "$bundle" "$nap" sleep 2
 
 # crun where it works here: it refuses a hybrid cgroup host with controllers in neither place
 crun_note=

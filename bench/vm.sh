@@ -42,16 +42,9 @@ cleanup() {
 trap cleanup EXIT
 
 bundle=$work/bundle
-mkdir -p "$bundle/rootfs/bin"
-cp /bin/busybox "$bundle/rootfs/bin/"
-for applet in echo sleep sh; do ln -s busybox "$bundle/rootfs/bin/$applet"; done
-(cd "$bundle" && "$capsa" spec)
-jq '.process.terminal = false | .process.args = ["echo", "hello"]' "$bundle/config.json" >"$work/c.json"
-mv "$work/c.json" "$bundle/config.json"
+bench_bundle "$bundle" '.process.args = ["echo", "hello"]'
 sleeper=$work/sleeper
-mkdir -p "$sleeper"
-jq --arg root "$bundle/rootfs" '.root.path = $root | .process.args = ["sleep", "1000"]' "$bundle/config.json" \
-  >"$sleeper/config.json"
+bench_variant "$bundle" "$sleeper" sleep 1000
 
 # the floor's initramfs: /init writes a line to the console and powers off, nothing else
 mkdir -p "$work/initramfs/dev"
