@@ -12,6 +12,8 @@
  *     under an flock), and sends the command: its argv, environment, working directory and pid;
  *   - the server takes this process's stdin, stdout and stderr with pidfd_getfd, runs the
  *     command, and asks back for what only the caller can do:
+ *       A         the request was taken (first, always): a server that ends before it never ran
+ *                 the command, and another is asked, up to three times
  *       S argv    start a helper (capsa-init) as our child, with our stdio and no environment,
  *                 so that a detached container is reparented to the engine's subreaper (conmon,
  *                 containerd-shim) as under runc; answered P pid, or p errno
@@ -489,10 +491,6 @@ int main(int argc, char **argv) {
     if (geteuid() != 0 || (mode && !strcmp(mode, "0")) || getenv("CAPSA_JAVA_OPTS") || getenv("CAPSA_JAVA_HOME")) {
         direct();
     }
-    int conn = server();
-    if (conn < 0) {
-        direct();
-    }
     if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
         direct();
     }
@@ -521,13 +519,22 @@ int main(int argc, char **argv) {
     for (char **e = environ; *e; e++) {
         buf_str(&req, *e);
     }
-    if (send_frame(conn, 'R', req.data, req.len) < 0) {
-        close(conn);
-        direct();
-    }
-    free(req.data);
-
+    /* A server that ends before it says 'A' (it took the request) never ran the command: one that
+     * was dying when we connected (its socket still open for a moment), say. Then a new one is
+     * asked, up to three times, before the command runs in a JVM of its own. */
+    int attempts = 0, accepted = 0;
+    int conn = -1;
     for (;;) {
+        if (conn < 0) {
+            if (++attempts > 3 || (conn = server()) < 0 || send_frame(conn, 'R', req.data, req.len) < 0) {
+                if (conn >= 0) {
+                    close(conn);
+                }
+                raise_pending();
+                catch_signals(0);
+                direct();
+            }
+        }
         unsigned char head[5];
         struct pollfd fds[2] = {{.fd = conn, .events = POLLIN}, {.fd = sig_pipe[0], .events = POLLIN}};
         if (poll(fds, 2, -1) < 0) {
@@ -546,6 +553,13 @@ int main(int argc, char **argv) {
             continue;
         }
         if (read_all(conn, head, 5) < 0) {
+            if (!accepted) {
+                close(conn);
+                conn = -1;
+                struct timespec pause = {0, 50 * 1000 * 1000}; /* let a dying server finish dying */
+                nanosleep(&pause, NULL);
+                continue;
+            }
             die("the capsa server ended before the command finished (see " SERVER_DIR "/*.log)");
         }
         uint32_t len = get32(head + 1);
@@ -555,6 +569,11 @@ int main(int argc, char **argv) {
         }
         payload[len] = 0;
         switch (head[0]) {
+        case 'A':
+            accepted = 1;
+            free(req.data);
+            req.data = NULL;
+            break;
         case 'X':
             reap_children();
             raise_pending();

@@ -989,6 +989,15 @@ static int make_in_root(int root, const char *path, enum make kind) {
             } else {
                 r = mkdirat((int)parent, comps[i], 0755);
             }
+            if (r != 0 && errno == EEXIST) {
+                if ((fd = openat2_fd(root, next, O_PATH)) >= 0) {
+                    /* made meanwhile by another container on the same rootfs: it resolves now */
+                    close((int)fd);
+                    r = 0;
+                } else {
+                    errno = EEXIST; /* there, and does not resolve: a dangling symlink, below */
+                }
+            }
             if (r == 0 || errno != EEXIST) {
                 int saved = errno;
                 close((int)parent);

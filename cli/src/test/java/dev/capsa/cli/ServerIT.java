@@ -56,6 +56,43 @@ class ServerIT extends BusyboxBundle {
         return -1;
     }
 
+    /**
+     * A server that ends before it says it took the request (one that was dying when the client
+     * connected) never ran the command: the client asks again, three times, then runs it in a JVM
+     * of its own. Here a stand-in that closes every connection unanswered holds the socket's name.
+     */
+    @Test
+    void aServerThatEndsBeforeTakingTheRequestIsAskedAgainThenTheCommandRunsOnItsOwn() throws Exception {
+        long server = serverPid(capsa("--version"));
+        assertTrue(server > 0);
+        String cmdline = Files.readString(Path.of("/proc/" + server + "/cmdline")).replace('\0', ' ').strip();
+        Path socket = Path.of(cmdline.substring(cmdline.lastIndexOf(' ') + 1));
+        Path aside = socket.resolveSibling(socket.getFileName() + ".aside");
+        Files.move(socket, aside);
+        java.util.concurrent.atomic.AtomicInteger taken = new java.util.concurrent.atomic.AtomicInteger();
+        try (var standIn = java.nio.channels.ServerSocketChannel.open(java.net.StandardProtocolFamily.UNIX)) {
+            standIn.bind(java.net.UnixDomainSocketAddress.of(socket));
+            Thread closer = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    while (true) {
+                        standIn.accept().close();
+                        taken.incrementAndGet();
+                    }
+                } catch (java.io.IOException e) {
+                    // closed at the end of the test
+                }
+            });
+            Result r = capsa("--version");
+            assertEquals(0, r.code(), r.err());
+            assertTrue(r.out().contains("server: no (a JVM of its own)"), r.out());
+            assertEquals(3, taken.get(), "asked three times");
+        } finally {
+            Files.deleteIfExists(socket);
+            Files.move(aside, socket);
+        }
+        assertEquals(server, serverPid(capsa("--version")), "the real server serves again");
+    }
+
     @Test
     void commandsRunInTheWarmServerAndTheOptOutsInAJvmOfTheirOwn() throws Exception {
         long first = serverPid(capsa("--version"));

@@ -124,6 +124,15 @@ public final class Server {
      * server start; a key in use is never touched.
      */
     static void sweepDeadServers(Path own) {
+        try {
+            sweep(own);
+        } catch (RuntimeException e) {
+            // never a reason for this server not to serve
+            System.err.println("capsa server: looking for dead servers' files: " + e);
+        }
+    }
+
+    private static void sweep(Path own) {
         Path dir = own.getParent();
         String ownName = own.getFileName().toString();
         try (var locks = Files.newDirectoryStream(dir, "*.lock")) {
@@ -216,6 +225,7 @@ public final class Server {
         try (Client client = new Client(conn)) {
             UnixDomainPrincipal peer = conn.getOption(ExtendedSocketOptions.SO_PEERCRED);
             Client.Request request = client.readRequest();
+            client.send('A', ""); // taken: from here on, an end of this server is the command's failure
             if (!peer.user().getName().equals("root")) {
                 client.send('D', ""); // only root's commands run here; others run in a JVM of their own
                 return;
