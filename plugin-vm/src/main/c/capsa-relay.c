@@ -37,7 +37,7 @@
  *
  * Monitor mode (docs/vm.md "The container's pid"):
  *
- *   capsa-relay monitor [--console CONSOLE_SOCKET ROWS COLS] QEMU_ARGV...
+ *   capsa-relay monitor [--stdio LOG STDIN] [--console CONSOLE_SOCKET ROWS COLS] QEMU_ARGV...
  *
  * The container's own host process: the vm backend records its pid as the container's, so an engine
  * that waits for that pid (conmon, as for runc's container process) gets the container's exit
@@ -49,6 +49,9 @@
  * dump), as the container's process died. A guest that ends without a status (QEMU killed, a
  * crash, a power-off before the process ended) counts as killed: SIGKILL. Other signals sent to the
  * monitor have their default effect: it dies of them, and QEMU with it.
+ * With --stdio (capsa starts the monitor as its caller's child, with the caller's stdio): the
+ * monitor's and QEMU's stdout and stderr go to LOG (appended), and stdin becomes /dev/null unless
+ * STDIN is 1 (a port of the guest reads the container's stdin, the caller's).
  * With --console (a terminal for the container's process, create --console-socket): before QEMU
  * starts it opens a pty pair, gives it the size, puts the slave into raw mode and sends the master
  * over CONSOLE_SOCKET as exec's relay does; QEMU gets the slave as descriptor 4, and the guest's
@@ -254,6 +257,27 @@ static void die_of(int sig) {
     _exit(128 + sig);
 }
 
+/* --stdio LOG STDIN: stdout and stderr to LOG, stdin kept (STDIN 1) or /dev/null */
+static int monitor_stdio(const char *log, int keep_stdin) {
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "capsa-relay monitor: %s: %s\n", log, strerror(errno));
+        return -1;
+    }
+    if (dup2(fd, 1) < 0 || dup2(fd, 2) < 0) {
+        return -1;
+    }
+    close(fd);
+    if (!keep_stdin) {
+        int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null < 0 || dup2(null, 0) < 0) {
+            return -1;
+        }
+        close(null);
+    }
+    return 0;
+}
+
 static int monitor(char **qemu_argv, const char *tty_socket, long rows, long cols) {
     int status[2];
     if (pipe2(status, O_CLOEXEC) < 0) {
@@ -359,21 +383,36 @@ static int monitor(char **qemu_argv, const char *tty_socket, long rows, long col
 
 int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "monitor") == 0) {
-        long rows = 0, cols = 0;
-        if (strcmp(argv[2], "--console") == 0) {
-            if (argc < 7 || number(argv[4], 0, 65535, &rows) < 0 || number(argv[5], 0, 65535, &cols) < 0) {
-                fprintf(stderr, "usage: capsa-relay monitor [--console CONSOLE_SOCKET ROWS COLS] QEMU_ARGV...\n");
+        long rows = 0, cols = 0, keep_stdin = 0;
+        const char *console_socket = NULL;
+        int i = 2;
+        if (i + 3 < argc && strcmp(argv[i], "--stdio") == 0) {
+            if (number(argv[i + 2], 0, 1, &keep_stdin) < 0 || monitor_stdio(argv[i + 1], (int)keep_stdin) < 0) {
+                return 1;
+            }
+            i += 3;
+        }
+        if (i < argc && strcmp(argv[i], "--console") == 0) {
+            if (i + 4 >= argc || number(argv[i + 2], 0, 65535, &rows) < 0 || number(argv[i + 3], 0, 65535, &cols) < 0) {
+                fprintf(stderr, "usage: capsa-relay monitor [--stdio LOG STDIN] [--console CONSOLE_SOCKET ROWS COLS] "
+                                "QEMU_ARGV...\n");
                 return 2;
             }
-            return monitor(argv + 6, argv[3], rows, cols);
+            console_socket = argv[i + 1];
+            i += 4;
         }
-        return monitor(argv + 2, NULL, 0, 0);
+        if (i >= argc) {
+            fprintf(stderr, "usage: capsa-relay monitor [--stdio LOG STDIN] [--console CONSOLE_SOCKET ROWS COLS] "
+                            "QEMU_ARGV...\n");
+            return 2;
+        }
+        return monitor(argv + i, console_socket, rows, cols);
     }
     long slots, rows = 0, cols = 0;
     if ((argc != 4 && argc != 7) || number(argv[3], 1, 64, &slots) < 0
         || (argc == 7 && (number(argv[5], 0, 65535, &rows) < 0 || number(argv[6], 0, 65535, &cols) < 0))) {
         fprintf(stderr, "usage: capsa-relay HANDSHAKE STATE_DIR SLOTS [CONSOLE_SOCKET ROWS COLS]\n"
-                        "       capsa-relay monitor [--console CONSOLE_SOCKET ROWS COLS] QEMU_ARGV...\n"
+                        "       capsa-relay monitor [--stdio LOG STDIN] [--console CONSOLE_SOCKET ROWS COLS] QEMU_ARGV...\n"
                         "(started by capsa exec for the vm backend; see docs/vm.md)\n");
         return 2;
     }

@@ -149,6 +149,34 @@ class VmBackendIT extends BusyboxBundle {
         assertEquals("capsa\n", capsa("--backend=vm", "run", id("hostname-vm")).out());
     }
 
+    /**
+     * A foreground run is served by the capsa server (the client starts the monitor); a TERM to
+     * the client, as an engine or a terminal sends it, ends the guest and the run with 143.
+     */
+    @Test
+    void aTermToAForegroundRunEndsTheGuestAndTheRunWith143() throws Exception {
+        args("sh", "-c", "echo up; sleep 100");
+        String id = id("term-vm");
+        List<String> command = List.of(LauncherIT.launcher().toString(), "--root", root.toString(), "--backend=vm",
+                "run", id);
+        Process p = new ProcessBuilder(command).directory(bundle.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(p.getInputStream(),
+                StandardCharsets.UTF_8));
+        assertEquals("up", out.readLine(), "the guest's process started");
+        // served by the server: the process the test ran is still the C client, not a JVM it became
+        String exe = Files.readSymbolicLink(Path.of("/proc/" + p.pid() + "/exe")).toString();
+        assertFalse(exe.endsWith("/java"), "the run went to a JVM of its own: " + exe);
+        long monitor = state(id).get("pid").asLong();
+        assertTrue(Files.readString(Path.of("/proc/" + monitor + "/status")).contains("\nPPid:\t" + p.pid() + "\n"),
+                "the monitor is the client's child");
+        assertEquals(0, new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor());
+        assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the run did not end after TERM");
+        assertEquals(143, p.exitValue());
+        assertFalse(Files.exists(root.resolve(id)), "run removes its container");
+    }
+
     @Test
     void stdinReachesTheProcessAndItsEofEndsIt() throws Exception {
         args("cat");

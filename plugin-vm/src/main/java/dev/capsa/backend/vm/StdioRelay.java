@@ -1,8 +1,6 @@
 package dev.capsa.backend.vm;
 
 import dev.capsa.error.CapsaException;
-import java.io.FileDescriptor;
-import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -72,8 +70,10 @@ final class StdioRelay implements AutoCloseable {
         SocketChannel out = accept(outServer, qemu, timeout);
         SocketChannel err = accept(errServer, qemu, timeout);
         SocketChannel in = accept(inServer, qemu, timeout);
-        copy("capsa-vm-stdout", out, new FileOutputStream(FileDescriptor.out), outBytes);
-        copy("capsa-vm-stderr", err, new FileOutputStream(FileDescriptor.err), errBytes);
+        // System.out and System.err: the caller's (under the capsa server they route to the client's
+        // descriptors for the threads of its command, these included)
+        copy("capsa-vm-stdout", out, System.out, outBytes);
+        copy("capsa-vm-stderr", err, System.err, errBytes);
         Thread t = Thread.ofPlatform().daemon().name("capsa-vm-stdin").unstarted(() -> feed(System.in, in));
         threads.add(t);
         t.start();

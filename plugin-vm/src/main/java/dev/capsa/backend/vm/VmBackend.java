@@ -131,6 +131,15 @@ public final class VmBackend implements RuntimeBackend {
         return NAME;
     }
 
+    /**
+     * create and run are served by the capsa server: the monitor (QEMU's parent) comes from the
+     * caller's launcher; exec asks for a JVM of its own (its relay is started here).
+     */
+    @Override
+    public boolean launchesThroughCaller() {
+        return true;
+    }
+
     @Override
     public Availability probe() {
         if (!System.getProperty("os.name", "").equals("Linux")) {
@@ -213,9 +222,11 @@ public final class VmBackend implements RuntimeBackend {
             in = new QemuCommandLine.PtyInput(options.consoleSocket(), size == null || size.height() == null ? 0
                     : size.height().intValue(), size == null || size.width() == null ? 0 : size.width().intValue());
         } else {
-            long self = ProcessHandle.current().pid();
-            out = new QemuCommandLine.File(Path.of("/proc/" + self + "/fd/1"));
-            err = new QemuCommandLine.File(Path.of("/proc/" + self + "/fd/2"));
+            // the caller's stdout and stderr (under the capsa server the client's, whose pid the
+            // command has), opened by QEMU while this command runs
+            long caller = dev.capsa.os.Caller.current().pid();
+            out = new QemuCommandLine.File(Path.of("/proc/" + caller + "/fd/1"));
+            err = new QemuCommandLine.File(Path.of("/proc/" + caller + "/fd/2"));
             in = pipedStdin ? new QemuCommandLine.Stdio() : null;
         }
         List<QemuCommandLine.Chardev> execs = new ArrayList<>();
@@ -434,6 +445,8 @@ public final class VmBackend implements RuntimeBackend {
     }
 
     int exec(ContainerContext ctx, ExecOptions options, InputStream stdin, OutputStream stdout, OutputStream stderr) {
+        // the exec relay (capsa-relay) is started with ProcessBuilder: it must be the caller's child
+        dev.capsa.os.Caller.current().launcher().requireOwnProcess("the vm backend's exec starts capsa-relay itself");
         String id = ctx.id();
         if (!ctx.processAlive()) {
             throw new WrongStateException("cannot exec in container \"" + id + "\": its guest is gone");
@@ -572,7 +585,18 @@ public final class VmBackend implements RuntimeBackend {
     public int waitExit(ContainerContext ctx) {
         Foreground fg = FOREGROUND.get(ctx.stateDir());
         GuestAgent.Exit exit;
-        try (GuestAgent agent = agent(ctx)) {
+        // the signals that would end the caller (^C, a TERM to the client) end the guest: its monitor
+        // dies of them, and the run returns 128 + n, as when they ended a JVM of its own before
+        java.util.concurrent.atomic.AtomicInteger forwarded = new java.util.concurrent.atomic.AtomicInteger();
+        try (GuestAgent agent = agent(ctx);
+             dev.capsa.os.Launcher.Forwarding signals = dev.capsa.os.Caller.current().launcher().forwardSignals(sig -> {
+                 forwarded.compareAndSet(0, sig);
+                 try {
+                     ctx.os().kill(ctx.pid().getAsLong(), sig);
+                 } catch (SyscallException e) {
+                     LOG.debug("container \"{}\": signal {} to the monitor: {}", ctx.id(), sig, e.getMessage());
+                 }
+             })) {
             agent.hello();
             exit = agent.awaitExit();
             if (fg != null && !fg.relay().awaitCounts(exit.stdoutBytes(), exit.stderrBytes(), REPLY_TIMEOUT)) {
@@ -581,6 +605,10 @@ public final class VmBackend implements RuntimeBackend {
             }
             agent.powerOff();
         } catch (AgentException e) {
+            if (forwarded.get() != 0) {
+                ProcessHandle.of(ctx.pid().getAsLong()).ifPresent(m -> awaitGone(m, GONE_TIMEOUT));
+                return 128 + forwarded.get();
+            }
             throw new CapsaException("container \"" + ctx.id() + "\": lost the guest agent: " + e.getMessage()
                     + consoleTail(ctx.stateDir()), e);
         }
@@ -675,17 +703,29 @@ public final class VmBackend implements RuntimeBackend {
         return true;
     }
 
+    /**
+     * Whether the process is gone within the time. A zombie counts as gone: under the capsa server
+     * the monitor is the client's child, which reaps it only when the command is done.
+     */
     static boolean awaitGone(ProcessHandle p, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (p.isAlive() && !zombie(p.pid())) {
+            if (System.nanoTime() > deadline) {
+                return false;
+            }
+            sleep(5);
+        }
+        return true;
+    }
+
+    /** /proc/PID/stat's state is Z: ended, not yet reaped. */
+    private static boolean zombie(long pid) {
         try {
-            p.onExit().get(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
-            return true;
-        } catch (java.util.concurrent.TimeoutException e) {
-            return !p.isAlive();
-        } catch (java.util.concurrent.ExecutionException e) {
-            return !p.isAlive();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return !p.isAlive();
+            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"), StandardCharsets.US_ASCII);
+            int close = stat.lastIndexOf(')');
+            return close > 0 && close + 2 < stat.length() && stat.charAt(close + 2) == 'Z';
+        } catch (IOException e) {
+            return false;
         }
     }
 

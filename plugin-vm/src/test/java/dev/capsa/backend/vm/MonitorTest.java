@@ -70,4 +70,23 @@ class MonitorTest {
         qemu.onExit().get(5, TimeUnit.SECONDS);
         assertFalse(qemu.isAlive(), "QEMU died with its monitor");
     }
+
+    @Test
+    void withStdioQemusOutputGoesToTheLogAndItsStdinIsNullUnlessKept(@org.junit.jupiter.api.io.TempDir Path tmp)
+            throws Exception {
+        Path log = tmp.resolve("qemu.log");
+        Path in = Files.writeString(tmp.resolve("in.txt"), "from-caller\n");
+        // "QEMU" prints, reads its stdin, and reports exit 0
+        String qemu = "echo out; echo err >&2; cat; echo 'exit 0' >&3";
+        Process p = new ProcessBuilder(binary.toString(), "monitor", "--stdio", log.toString(), "0", "sh", "-c", qemu)
+                .redirectInput(in.toFile()).start();
+        assertTrue(p.waitFor(10, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue());
+        assertEquals("", new String(p.getInputStream().readAllBytes()), "nothing on the caller's stdout");
+        assertEquals("out\nerr\n", Files.readString(log), "stdin was /dev/null: cat read nothing");
+        Process kept = new ProcessBuilder(binary.toString(), "monitor", "--stdio", log.toString(), "1", "sh", "-c",
+                qemu).redirectInput(in.toFile()).start();
+        assertTrue(kept.waitFor(10, TimeUnit.SECONDS));
+        assertEquals("out\nerr\nout\nerr\nfrom-caller\n", Files.readString(log), "appended, with the caller's stdin");
+    }
 }

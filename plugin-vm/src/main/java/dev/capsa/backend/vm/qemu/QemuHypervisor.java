@@ -106,22 +106,18 @@ public final class QemuHypervisor implements Hypervisor {
     /**
      * Starts the monitor, which starts QEMU in a session of its own (so a terminal's signals to
      * capsa's group reach neither); returns the monitor, the container's process. QEMU is its only
-     * child, and dies with it (PR_SET_PDEATHSIG).
+     * child, and dies with it (PR_SET_PDEATHSIG). The monitor is the caller's child (under the
+     * capsa server, the client's: it descends from the engine, as runc's container process does),
+     * with the caller's stdio and an empty environment; it points QEMU's stdout and stderr at the
+     * log and its stdin at /dev/null unless a port reads the container's stdin ({@code --stdio}).
      */
     @Override
     public ProcessHandle launch(VmConfig vm) {
         List<String> argv = launchCommand(monitor.get(), vm);
         try {
-            ProcessBuilder pb = new ProcessBuilder(argv);
-            pb.environment().remove(dev.capsa.fault.Faults.ENV); // a test's switch is capsa's, not the guest's
-            // the monitor passes its stdin to QEMU: the container's, when a port reads it
-            Process p = pb
-                    .redirectInput(vm.stdin() instanceof QemuCommandLine.Stdio ? ProcessBuilder.Redirect.INHERIT
-                            : ProcessBuilder.Redirect.from(new File("/dev/null")))
-                    .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(vm.log().toFile()))
-                    .start();
-            return p.toHandle();
+            dev.capsa.os.Child child = dev.capsa.os.Caller.current().launcher().start(argv);
+            return ProcessHandle.of(child.pid()).orElseThrow(() -> new CapsaException("the guest's monitor (pid "
+                    + child.pid() + ") ended at once; see " + vm.log()));
         } catch (IOException e) {
             throw new CapsaException("cannot start " + binary + ": " + e.getMessage(), e);
         }
@@ -132,6 +128,7 @@ public final class QemuHypervisor implements Hypervisor {
         List<String> argv = new ArrayList<>();
         argv.add(monitorBinary.toString());
         argv.add("monitor");
+        argv.addAll(List.of("--stdio", vm.log().toString(), vm.stdin() instanceof QemuCommandLine.Stdio ? "1" : "0"));
         if (vm.stdin() instanceof QemuCommandLine.PtyInput tty) {
             argv.addAll(List.of("--console", tty.consoleSocket().toString(), Integer.toString(tty.rows()),
                     Integer.toString(tty.cols())));

@@ -124,13 +124,16 @@ class QemuCommandLineTest {
         VmConfig plain = vm(new QemuCommandLine.File(Path.of("/proc/42/fd/1")),
                 new QemuCommandLine.File(Path.of("/proc/42/fd/2")), null);
         List<String> argv = hv.launchCommand(Path.of("/run/capsa-bin/capsa-relay-x"), plain);
-        assertEquals(List.of("/run/capsa-bin/capsa-relay-x", "monitor", "q"), argv.subList(0, 3));
-        assertEquals(hv.commandLine(plain), argv.subList(2, argv.size()));
+        // QEMU's stdout and stderr go to its log, its stdin is /dev/null (0): no port reads the caller's
+        assertEquals(List.of("/run/capsa-bin/capsa-relay-x", "monitor", "--stdio", plain.log().toString(), "0", "q"),
+                argv.subList(0, 6));
+        assertEquals(hv.commandLine(plain), argv.subList(5, argv.size()));
 
         VmConfig tty = vm(new QemuCommandLine.PtyOutput(), new QemuCommandLine.Null(),
                 new QemuCommandLine.PtyInput(Path.of("/c/console.sock"), 30, 100));
         argv = hv.launchCommand(Path.of("/m"), tty);
-        assertEquals(List.of("/m", "monitor", "--console", "/c/console.sock", "30", "100", "q"), argv.subList(0, 7));
+        assertEquals(List.of("/m", "monitor", "--stdio", tty.log().toString(), "0", "--console", "/c/console.sock", "30",
+                "100", "q"), argv.subList(0, 10));
         // the pty slave is QEMU's descriptor 4: written by capsa.stdout, read as a serial line by capsa.stdin
         List<String> ports = argv.subList(argv.indexOf("virtserialport,chardev=ctl,name=capsa.ctl") + 1,
                 argv.indexOf("virtserialport,chardev=exit,name=capsa.exit") - 3);
