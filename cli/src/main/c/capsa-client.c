@@ -347,15 +347,20 @@ static void raise_pending(void) {
 }
 
 static void spawn(int conn, char *payload, uint32_t len) {
-    char *argv[64];
+    /* as many arguments as came (a guest's QEMU has well over a hundred), never a cut */
+    size_t count = 0;
+    for (uint32_t i = 0; i < len; i++) {
+        count += payload[i] == 0;
+    }
+    char **argv = calloc(count + 2, sizeof *argv);
     int n = 0;
-    for (uint32_t i = 0; i < len && n < 63;) {
+    for (uint32_t i = 0; argv && i < len;) {
         argv[n++] = payload + i;
         i += (uint32_t)strlen(payload + i) + 1;
     }
-    argv[n] = NULL;
     char reply[32];
-    if (n == 0 || nchildren == MAX_CHILDREN) {
+    if (!argv || n == 0 || nchildren == MAX_CHILDREN) {
+        free(argv);
         snprintf(reply, sizeof reply, "%d", E2BIG);
         send_frame(conn, 'p', reply, strlen(reply));
         return;
@@ -364,6 +369,7 @@ static void spawn(int conn, char *payload, uint32_t len) {
     if (pipe2(report, O_CLOEXEC) < 0) {
         snprintf(reply, sizeof reply, "%d", errno);
         send_frame(conn, 'p', reply, strlen(reply));
+        free(argv);
         return;
     }
     pid_t pid = fork();
@@ -396,6 +402,7 @@ static void spawn(int conn, char *payload, uint32_t len) {
         err = 0;
     }
     close(report[0]);
+    free(argv);
     if (pid < 0) {
         snprintf(reply, sizeof reply, "%d", err);
         send_frame(conn, 'p', reply, strlen(reply));

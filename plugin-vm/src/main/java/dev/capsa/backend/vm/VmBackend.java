@@ -758,9 +758,11 @@ public final class VmBackend implements RuntimeBackend {
     }
 
     /** Whether this process's stdin is a pipe or a FIFO (S_IFIFO). */
+    /** Whether the caller's stdin (under the capsa server, the client's) is a pipe or a FIFO. */
     private static boolean stdinIsAPipe() {
         try {
-            int mode = (Integer) Files.getAttribute(Path.of("/proc/self/fd/0"), "unix:mode");
+            long caller = dev.capsa.os.Caller.current().pid();
+            int mode = (Integer) Files.getAttribute(Path.of("/proc/" + caller + "/fd/0"), "unix:mode");
             return (mode & 0170000) == 0010000;
         } catch (IOException | UnsupportedOperationException | IllegalArgumentException | ClassCastException e) {
             return false;
