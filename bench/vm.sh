@@ -76,7 +76,10 @@ accel=$(awk '{print $2}' "$work/root-vm/.vm-accelerator")
 
 # the backend's QEMU argv for a busybox container, and that QEMU's peak RSS once the guest is up
 $vm run -d -b "$sleeper" sleeper >/dev/null || die "capsa --backend=vm run -d failed"
-qpid=$($capsa --root "$work/root-vm" state sleeper | jq -r .pid)
+# the container's pid is its monitor (docs/vm.md); QEMU is the monitor's one child
+mpid=$($capsa --root "$work/root-vm" state sleeper | jq -r .pid)
+qpid=$(tr -s ' ' '\n' <"/proc/$mpid/task/$mpid/children" | head -1)
+[[ -n $qpid ]] || die "the monitor $mpid has no QEMU child"
 mapfile -d '' -t capsa_argv <"/proc/$qpid/cmdline"
 sleep 1
 container_hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$qpid/status")

@@ -91,7 +91,12 @@ public final class VmBackend implements RuntimeBackend {
     /** Foreground guests of this JVM, by state dir: run's waitExit relays and acks them. */
     private static final Map<Path, Foreground> FOREGROUND = new ConcurrentHashMap<>();
 
-    private record Foreground(ProcessHandle monitor, StdioRelay relay, Thread reaper) {
+    /**
+     * A foreground run's guest: its monitor, its stdio relay, the hook that kills it if this JVM
+     * dies, and the agent connection that create opened, which start and waitExit go on using (a
+     * new connection waits for the agent's next look, up to 50 ms).
+     */
+    private record Foreground(ProcessHandle monitor, StdioRelay relay, Thread reaper, GuestAgent agent) {
     }
 
     private final Hypervisor hypervisor;
@@ -247,7 +252,9 @@ public final class VmBackend implements RuntimeBackend {
             if (relay != null) {
                 relay.accept(monitor, Duration.ofSeconds(5));
             }
-            try (GuestAgent agent = AgentClient.connect(ctl, Duration.ofSeconds(5), bootTimeout)) {
+            GuestAgent agent = AgentClient.connect(ctl, Duration.ofSeconds(5), bootTimeout);
+            boolean kept = false;
+            try {
                 GuestAgent.Hello hello = agent.hello();
                 if (hello.state() != GuestAgent.State.BOOTED) {
                     throw new CapsaException("the guest agent is " + hello.state() + ", not booted");
@@ -257,13 +264,18 @@ public final class VmBackend implements RuntimeBackend {
                 long guestPid = agent.create(plan.orders());
                 ctx.putData("vm.guestPid", Long.toString(guestPid));
                 Faults.at(FaultStep.VM_AGENT_CREATED);
-            }
-            if (relay != null) {
-                ProcessHandle q = monitor;
-                // ^C or a crash of this JVM during a foreground run must not leave the guest behind
-                Thread reaper = new Thread(() -> q.destroyForcibly(), "capsa-vm-reaper");
-                Runtime.getRuntime().addShutdownHook(reaper);
-                FOREGROUND.put(dir, new Foreground(monitor, relay, reaper));
+                if (relay != null) {
+                    ProcessHandle q = monitor;
+                    // ^C or a crash of this JVM during a foreground run must not leave the guest behind
+                    Thread reaper = new Thread(() -> q.destroyForcibly(), "capsa-vm-reaper");
+                    Runtime.getRuntime().addShutdownHook(reaper);
+                    FOREGROUND.put(dir, new Foreground(monitor, relay, reaper, agent));
+                    kept = true;
+                }
+            } finally {
+                if (!kept) {
+                    agent.close();
+                }
             }
         } catch (RuntimeException e) {
             if (monitor != null) {
@@ -279,8 +291,11 @@ public final class VmBackend implements RuntimeBackend {
 
     @Override
     public void start(ContainerContext ctx) {
-        try (GuestAgent agent = agent(ctx)) {
-            agent.hello();
+        GuestAgent kept = kept(ctx);
+        try (GuestAgent agent = kept != null ? kept : agent(ctx)) {
+            if (kept == null) {
+                agent.hello();
+            }
             ctx.putData(STARTED, "1");
             Faults.at(FaultStep.VM_START_MARKED);
             agent.start();
@@ -408,6 +423,9 @@ public final class VmBackend implements RuntimeBackend {
     @Override
     public void delete(ContainerContext ctx, boolean force) {
         Foreground fg = FOREGROUND.remove(ctx.stateDir());
+        if (fg != null) {
+            fg.agent().close(); // the ctl port takes one connection: free it for the power-off below
+        }
         if (ctx.pid().isEmpty()) {
             killUnrecorded(ctx);
         }
@@ -588,7 +606,8 @@ public final class VmBackend implements RuntimeBackend {
         // the signals that would end the caller (^C, a TERM to the client) end the guest: its monitor
         // dies of them, and the run returns 128 + n, as when they ended a JVM of its own before
         java.util.concurrent.atomic.AtomicInteger forwarded = new java.util.concurrent.atomic.AtomicInteger();
-        try (GuestAgent agent = agent(ctx);
+        GuestAgent kept = kept(ctx);
+        try (GuestAgent agent = kept != null ? kept : agent(ctx);
              dev.capsa.os.Launcher.Forwarding signals = dev.capsa.os.Caller.current().launcher().forwardSignals(sig -> {
                  forwarded.compareAndSet(0, sig);
                  try {
@@ -597,13 +616,23 @@ public final class VmBackend implements RuntimeBackend {
                      LOG.debug("container \"{}\": signal {} to the monitor: {}", ctx.id(), sig, e.getMessage());
                  }
              })) {
-            agent.hello();
+            if (kept == null) {
+                agent.hello();
+            }
             exit = agent.awaitExit();
             if (fg != null && !fg.relay().awaitCounts(exit.stdoutBytes(), exit.stderrBytes(), REPLY_TIMEOUT)) {
                 LOG.warn("container \"{}\": the guest wrote {} and {} bytes to stdout and stderr, {} and {} arrived",
                         ctx.id(), exit.stdoutBytes(), exit.stderrBytes(), fg.relay().outBytes(), fg.relay().errBytes());
             }
-            agent.powerOff();
+            if (fg != null) {
+                // the process has ended and its output is here: nothing of the guest is left to wait
+                // for (9p writes reach the host at once, cache=none), so it ends now, without the
+                // guest kernel's power-off
+                fg.agent().close();
+                kill(fg.monitor());
+            } else {
+                agent.powerOff();
+            }
         } catch (AgentException e) {
             if (forwarded.get() != 0) {
                 ProcessHandle.of(ctx.pid().getAsLong()).ifPresent(m -> awaitGone(m, GONE_TIMEOUT));
@@ -642,6 +671,50 @@ public final class VmBackend implements RuntimeBackend {
 
     private GuestAgent agent(ContainerContext ctx) {
         return agents.apply(ctx.stateDir().resolve(CTL));
+    }
+
+    /** The connection a foreground run of this JVM keeps, lent (closing it does not close it), or null. */
+    private static GuestAgent kept(ContainerContext ctx) {
+        Foreground fg = FOREGROUND.get(ctx.stateDir());
+        return fg == null ? null : new Lent(fg.agent());
+    }
+
+    private record Lent(GuestAgent agent) implements GuestAgent {
+        public Hello hello() {
+            return agent.hello();
+        }
+
+        public long create(List<List<String>> orders) {
+            return agent.create(orders);
+        }
+
+        public void start() {
+            agent.start();
+        }
+
+        public void signal(int signal) {
+            agent.signal(signal);
+        }
+
+        public long exec(List<List<String>> orders, int slot) {
+            return agent.exec(orders, slot);
+        }
+
+        public void signal(int signal, long pid) {
+            agent.signal(signal, pid);
+        }
+
+        public Exit awaitExit() {
+            return agent.awaitExit();
+        }
+
+        public void powerOff() {
+            agent.powerOff();
+        }
+
+        public void close() {
+            // the run's: closed when the run ends
+        }
     }
 
     /** Asks the agent to power off; kills the monitor (QEMU dies with it) if the guest does not go in time. */
