@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.capsa.cli.LauncherIT.Result;
 import dev.capsa.spec.Json;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -181,6 +182,26 @@ abstract class BusyboxBundle {
         Result r = capsa("state", id);
         assertEquals(0, r.code(), r.err());
         return Json.mapper().readTree(r.out());
+    }
+
+    /** Live processes whose command line has {@code program} and mentions this test's directories. */
+    List<String> processes(String program) throws IOException {
+        List<String> found = new ArrayList<>();
+        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
+            for (Path p : procs.filter(p -> p.getFileName().toString().matches("\\d+")).toList()) {
+                try {
+                    String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8)
+                            .replace('\0', ' ');
+                    if (cmd.contains(program) && (cmd.contains(root.toString()) || cmd.contains(tmp.toString()))
+                            && !procState(Long.parseLong(p.getFileName().toString())).equals("Z")) {
+                        found.add(p.getFileName() + ": " + cmd);
+                    }
+                } catch (IOException e) {
+                    // gone meanwhile
+                }
+            }
+        }
+        return found;
     }
 
     /** Waits until `state` says {@code status}, failing with {@code why} after {@code seconds}. */

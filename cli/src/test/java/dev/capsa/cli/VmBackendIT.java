@@ -81,26 +81,6 @@ class VmBackendIT extends BusyboxBundle {
         return processes("qemu-system");
     }
 
-    /** Live processes whose command line has {@code program} and mentions this test's directories. */
-    private List<String> processes(String program) throws IOException {
-        List<String> found = new ArrayList<>();
-        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            for (Path p : procs.filter(p -> p.getFileName().toString().matches("\\d+")).toList()) {
-                try {
-                    String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8)
-                            .replace('\0', ' ');
-                    if (cmd.contains(program) && (cmd.contains(root.toString()) || cmd.contains(tmp.toString()))
-                            && !procState(Long.parseLong(p.getFileName().toString())).equals("Z")) {
-                        found.add(p.getFileName() + ": " + cmd);
-                    }
-                } catch (IOException e) {
-                    // gone meanwhile
-                }
-            }
-        }
-        return found;
-    }
-
     private Result capsa(Map<String, String> env, String... args) throws Exception {
         List<String> command = command(args);
         ProcessBuilder pb = new ProcessBuilder(command).directory(bundle.toFile());
@@ -209,11 +189,7 @@ class VmBackendIT extends BusyboxBundle {
 
         Result kill = capsa("kill", id, "KILL");
         assertEquals(0, kill.code(), kill.err());
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!state(id).get("status").asText().equals("stopped")) {
-            assertTrue(System.nanoTime() < deadline, "the guest did not stop after kill");
-            Thread.sleep(50);
-        }
+        awaitStatus(id, "stopped", 20, "the guest did not stop after kill");
         Result delete = capsa("delete", id);
         assertEquals(0, delete.code(), delete.err());
         assertFalse(qemuAlive(qemu), "QEMU " + qemu + " is still there");
@@ -412,11 +388,7 @@ class VmBackendIT extends BusyboxBundle {
             assertTrue(out.contains("30 100\n"), out);
             assertTrue(out.contains("stdin-is-a-tty\n"), out);
             assertTrue(out.contains("got:hello\n"), out);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (!state(id).get("status").asText().equals("stopped")) {
-                assertTrue(System.nanoTime() < deadline, "the guest did not stop after its process ended");
-                Thread.sleep(50);
-            }
+            awaitStatus(id, "stopped", 20, "the guest did not stop after its process ended");
         } finally {
             receiver.destroyForcibly();
             Result delete = capsa("delete", "--force", id);
@@ -466,11 +438,7 @@ class VmBackendIT extends BusyboxBundle {
                 stdin.close(); // the end of input reaches the process
             }
             Path file = bundle.resolve("rootfs/stdin.txt");
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-            while (!state(id).get("status").asText().equals("stopped")) {
-                assertTrue(System.nanoTime() < deadline, "the process did not see the end of its stdin");
-                Thread.sleep(50);
-            }
+            awaitStatus(id, "stopped", 20, "the process did not see the end of its stdin");
             assertEquals("got:one:two\neof\n", Files.readString(file));
         } finally {
             Result delete = capsa("delete", "--force", id);

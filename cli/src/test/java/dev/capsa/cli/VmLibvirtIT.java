@@ -184,22 +184,7 @@ class VmLibvirtIT extends BusyboxBundle {
     }
 
     private List<String> qemuProcesses() throws IOException {
-        List<String> found = new ArrayList<>();
-        try (Stream<Path> procs = Files.list(Path.of("/proc"))) {
-            for (Path p : procs.filter(p -> p.getFileName().toString().matches("\\d+")).toList()) {
-                try {
-                    String cmd = new String(Files.readAllBytes(p.resolve("cmdline")), StandardCharsets.UTF_8)
-                            .replace('\0', ' ');
-                    if (cmd.contains("qemu-system") && (cmd.contains(root.toString()) || cmd.contains(tmp.toString()))
-                            && !procState(Long.parseLong(p.getFileName().toString())).equals("Z")) {
-                        found.add(p.getFileName() + ": " + cmd);
-                    }
-                } catch (IOException e) {
-                    // gone meanwhile
-                }
-            }
-        }
-        return found;
+        return processes("qemu-system");
     }
 
     @Override

@@ -14,14 +14,28 @@ public final class ProcStat {
 
     /** Start time in ticks, or empty for a missing or zombie process. */
     public static OptionalLong startTime(Path procRoot, long pid) {
-        String stat;
+        String stat = read(procRoot, pid);
+        return stat == null ? OptionalLong.empty() : parseStartTime(stat);
+    }
+
+    /** The state letter (field 3: R, S, D, T, Z, ...), or 0 when the process is not there. */
+    public static char state(Path procRoot, long pid) {
+        String stat = read(procRoot, pid);
+        return stat == null ? 0 : parseState(stat);
+    }
+
+    static char parseState(String stat) {
+        int close = stat.lastIndexOf(')');
+        return close < 0 || close + 2 >= stat.length() ? 0 : stat.charAt(close + 2);
+    }
+
+    private static String read(Path procRoot, long pid) {
         // proc files report size 0: read them as a stream, never by their stated size
         try (InputStream in = Files.newInputStream(procRoot.resolve(Long.toString(pid)).resolve("stat"))) {
-            stat = new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
+            return new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
         } catch (IOException e) {
-            return OptionalLong.empty();
+            return null;
         }
-        return parseStartTime(stat);
     }
 
     static OptionalLong parseStartTime(String stat) {

@@ -21,6 +21,13 @@ class ProcStatTest {
     }
 
     @Test
+    void theStateLetterComesAfterTheLastParenthesis() {
+        assertEquals('T', ProcStat.parseState("1234 (we ird) (name)) T 1 1234"));
+        assertEquals(0, ProcStat.parseState("garbage"));
+        assertEquals(0, ProcStat.state(Path.of("/proc"), Integer.MAX_VALUE));
+    }
+
+    @Test
     void readsThisProcessFromProc() {
         long pid = ProcessHandle.current().pid();
         assertTrue(ProcStat.startTime(Path.of("/proc"), pid).isPresent());

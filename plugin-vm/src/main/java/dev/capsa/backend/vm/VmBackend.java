@@ -13,6 +13,7 @@ import dev.capsa.error.WrongStateException;
 import dev.capsa.fault.FaultStep;
 import dev.capsa.fault.Faults;
 import dev.capsa.os.CapabilityNames;
+import dev.capsa.os.ProcStat;
 import dev.capsa.os.SeccompCompiler;
 import dev.capsa.os.Signals;
 import dev.capsa.spec.DefaultSpec;
@@ -76,6 +77,7 @@ public final class VmBackend implements RuntimeBackend {
     static final String CTL = "ctl.sock";
     static final String CONSOLE = "console.log";
     static final String QEMU_LOG = "qemu.log";
+    private static final Path PROC = Path.of("/proc");
     /** State data: the launcher that booted the guest. */
     static final String LAUNCHER = "vm.launcher";
     static final String STARTED = "vm.started";
@@ -380,13 +382,7 @@ public final class VmBackend implements RuntimeBackend {
 
     /** /proc/PID/stat's state is T (stopped by a signal). */
     private static boolean stopped(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"), StandardCharsets.US_ASCII);
-            int close = stat.lastIndexOf(')');
-            return close > 0 && close + 2 < stat.length() && stat.charAt(close + 2) == 'T';
-        } catch (IOException e) {
-            return false;
-        }
+        return ProcStat.state(PROC, pid) == 'T';
     }
 
     @Override
@@ -793,13 +789,7 @@ public final class VmBackend implements RuntimeBackend {
 
     /** /proc/PID/stat's state is Z: ended, not yet reaped. */
     private static boolean zombie(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc/" + pid + "/stat"), StandardCharsets.US_ASCII);
-            int close = stat.lastIndexOf(')');
-            return close > 0 && close + 2 < stat.length() && stat.charAt(close + 2) == 'Z';
-        } catch (IOException e) {
-            return false;
-        }
+        return ProcStat.state(PROC, pid) == 'Z';
     }
 
     /** Kills the monitor, and waits for it and QEMU to be gone. */
