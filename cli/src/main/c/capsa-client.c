@@ -167,6 +167,11 @@ static void buf_str(struct buf *b, const char *s) {
 
 /* ---- the server */
 
+static void sleep_ms(long ms) {
+    struct timespec pause = {ms / 1000, (ms % 1000) * 1000 * 1000};
+    nanosleep(&pause, NULL);
+}
+
 static int try_connect(const char *path) {
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
@@ -275,8 +280,7 @@ static int server(void) {
         start_server(sock, log);
         long long deadline = now_ms() + START_TIMEOUT_MS;
         while ((fd = try_connect(sock)) < 0 && now_ms() < deadline) {
-            struct timespec pause = {0, 5 * 1000 * 1000};
-            nanosleep(&pause, NULL);
+            sleep_ms(5);
         }
     }
     close(lk);
@@ -533,13 +537,17 @@ int main(int argc, char **argv) {
     int conn = -1;
     for (;;) {
         if (conn < 0) {
-            if (++attempts > 3 || (conn = server()) < 0 || send_frame(conn, 'R', req.data, req.len) < 0) {
-                if (conn >= 0) {
-                    close(conn);
-                }
+            if (++attempts > 3 || (conn = server()) < 0) {
                 raise_pending();
                 catch_signals(0);
                 direct();
+            }
+            if (send_frame(conn, 'R', req.data, req.len) < 0) {
+                /* it closed before reading the request (EPIPE): it took nothing, ask again */
+                close(conn);
+                conn = -1;
+                sleep_ms(50);
+                continue;
             }
         }
         unsigned char head[5];
@@ -563,8 +571,7 @@ int main(int argc, char **argv) {
             if (!accepted) {
                 close(conn);
                 conn = -1;
-                struct timespec pause = {0, 50 * 1000 * 1000}; /* let a dying server finish dying */
-                nanosleep(&pause, NULL);
+                sleep_ms(50); /* let a dying server finish dying */
                 continue;
             }
             die("the capsa server ended before the command finished (see " SERVER_DIR "/*.log)");

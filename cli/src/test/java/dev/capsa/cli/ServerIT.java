@@ -75,8 +75,9 @@ class ServerIT extends BusyboxBundle {
             Thread closer = Thread.ofPlatform().daemon().start(() -> {
                 try {
                     while (true) {
-                        standIn.accept().close();
+                        var connection = standIn.accept();
                         taken.incrementAndGet();
+                        connection.close();
                     }
                 } catch (java.io.IOException e) {
                     // closed at the end of the test
