@@ -179,8 +179,8 @@ static struct {
     char inbuf[LINE_MAX_BYTES];
     size_t inlen;
     int wait_pending;
-} g = {.main = {.umask_value = -1}, .start_fd = -1, .exec_err_fd = -1, .stdin_port = -1,
-       .stdin_pipe = -1, .ctl = -1, .exit_port = -1};
+} g; /* zero, in .bss: its descriptors are set to -1 in agent_main (an initializer would put its
+        half MiB in .data, in every guest's initramfs) */
 
 /* Formats one line into buf, cut to fit, ending in '\n'; returns its length, or -1. */
 static int format_line(char *buf, size_t size, const char *fmt, va_list ap) {
@@ -1633,6 +1633,8 @@ int agent_main(void) {
         return 2;
     }
     g.out.pipe_fd = g.err.pipe_fd = -1;
+    g.main.umask_value = -1;
+    g.start_fd = g.exec_err_fd = g.stdin_port = g.stdin_pipe = g.ctl = g.exit_port = -1;
     g.cur = &g.main;
     g.draft.umask_value = -1;
     for (int k = 0; k < EXEC_SLOTS; k++) {
