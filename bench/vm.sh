@@ -9,6 +9,7 @@
 # capsa itself (docs/vm.md). The bare boot's QEMU argv is the backend's, read from the running
 # container's /proc/PID/cmdline, minus the 9p share and the virtio-serial ports: the same machine,
 # accelerator, memory, vCPUs, kernel and kernel command line. Both argvs are printed for the record.
+# With 20 runs or more, the runs are split into 5 rounds that alternate the commands, pooled.
 # The tables go to FILE (default bench/results/vm.md) and to stdout.
 set -euo pipefail
 
@@ -35,6 +36,8 @@ cleanup() {
   done
   # a bare boot cut short (^C during hyperfine): only QEMUs that boot this script's initramfs
   grep -lsF -- "$work/bare.cpio" /proc/[0-9]*/cmdline | cut -d/ -f3 | while read -r pid; do
+    # grep's own argv names the file too: only a QEMU process is one of ours
+    [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == "$(readlink -f "$(command -v "$qemu")")" ]] || continue
     kill -9 "$pid" 2>/dev/null || true
   done
   rm -rf -- "$work"
@@ -103,11 +106,26 @@ bare_hwm=$(/usr/bin/time -f %M "${bare_argv[@]}" </dev/null 2>&1 >/dev/null | ta
 quote() { local a s=; for a in "$@"; do [[ $a == *' '* ]] && a="'$a'"; s+=" $a"; done; echo "${s# }"; }
 
 mkdir -p "$(dirname "$out")"
+# hyperfine runs each command's runs in one block; a change of the machine's load between the
+# bare block and the capsa block would move the difference by far more than the target. So the
+# runs are split into rounds of a few runs of each command, one after the other, and the times of
+# all rounds are pooled (the warm-up is paid in the first round only)
+rounds=$(( runs >= 20 ? 5 : 1 ))
+per=$(( (runs + rounds - 1) / rounds ))
+for ((r = 1; r <= rounds; r++)); do
+  hyperfine -N --warmup "$(( r == 1 ? warmup : 1 ))" --runs "$per" --export-json "$work/round-$r.json" \
+    -n "bare QEMU boot" "$(quote "${bare_argv[@]}")" \
+    -n "capsa --backend=vm run" "$vm run -b $bundle bench" \
+    -n "capsa --backend=ns run" "$ns run -b $bundle bench" >&2
+done
 json=$work/hyperfine.json
-hyperfine -N --warmup "$warmup" --runs "$runs" --export-json "$json" \
-  -n "bare QEMU boot" "$(quote "${bare_argv[@]}")" \
-  -n "capsa --backend=vm run" "$vm run -b $bundle bench" \
-  -n "capsa --backend=ns run" "$ns run -b $bundle bench" >&2
+# the rounds' times pooled per command, with hyperfine's figures recomputed over them
+jq -s '. as $all | {results: [range(0; $all[0].results | length) as $i | ($all | map(.results[$i]) |
+    {command: .[0].command, times: (map(.times) | add | sort)}) | .times as $t | ($t | length) as $n | . + {
+    median: (if $n % 2 == 1 then $t[($n - 1) / 2] else ($t[$n / 2 - 1] + $t[$n / 2]) / 2 end),
+    mean: ($t | add / $n), min: $t[0], max: $t[$n - 1],
+    stddev: ((($t | map(. * .) | add) / $n - ($t | add / $n) * ($t | add / $n)) | if . < 0 then 0 else sqrt end)}]}' \
+  "$work"/round-*.json >"$json"
 
 {
   echo "| command (echo hello) | median [ms] | mean ± σ [ms] | min [ms] | max [ms] |"
@@ -117,6 +135,7 @@ hyperfine -N --warmup "$warmup" --runs "$runs" --export-json "$json" \
   med() { jq -r --arg n "$1" '.results[] | select(.command == $n) | .median * 1000 | round' "$json"; }
   added=$(($(med "capsa --backend=vm run") - $(med "bare QEMU boot")))
   echo
+  echo "$rounds round(s) of $per runs each, pooled."
   echo "capsa --backend=vm run minus the bare boot (medians): $added ms; target at most 300 ms:" \
     "$( ((added <= 300)) && echo met || echo "missed by $((added - 300)) ms")."
   echo "Accelerator: $accel ($(cut -d' ' -f3- "$work/root-vm/.vm-accelerator"))."

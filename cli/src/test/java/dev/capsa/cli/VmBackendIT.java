@@ -157,6 +157,63 @@ class VmBackendIT extends BusyboxBundle {
         assertFalse(Files.exists(root.resolve(id)), "run removes its container");
     }
 
+    /**
+     * The rootfs share is mounted cache=mmap (docs/vm.md): a MAP_SHARED writable mapping of a file
+     * works (cache=none refused it), and what a process wrote through one is in the host's file
+     * when run returns, even though run ends the guest by killing QEMU: the mapping is written back
+     * when it closes, also in a process the end of the container killed (the agent waits for
+     * it and syncs before it reports the exit).
+     */
+    @Test
+    void writesThroughASharedMappingReachTheHostBeforeRunReturns() throws Exception {
+        assumeTrue(onPath("gcc"), "no gcc to build the mapping test program (Debian: apt-get install gcc libc6-dev)");
+        Path source = Files.writeString(tmp.resolve("mapwrite.c"), """
+                #include <fcntl.h>
+                #include <signal.h>
+                #include <stdio.h>
+                #include <string.h>
+                #include <sys/mman.h>
+                #include <unistd.h>
+                static int map_write(const char *path, const char *text) {
+                    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+                    if (fd < 0 || ftruncate(fd, 4096) < 0) { perror(path); return -1; }
+                    char *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                    if (m == MAP_FAILED) { perror("mmap"); return -1; }
+                    memcpy(m, text, strlen(text));
+                    return 0; /* no msync, no munmap */
+                }
+                int main(void) {
+                    int ready[2];
+                    if (pipe(ready) < 0) return 2;
+                    pid_t child = fork();
+                    if (child == 0) {
+                        if (map_write("/bg.txt", "from a killed process\\n") < 0) return 1;
+                        if (write(ready[1], "k", 1) != 1) return 1;
+                        pause(); /* until the end of the container kills it */
+                        return 0;
+                    }
+                    char c;
+                    close(ready[1]);
+                    if (read(ready[0], &c, 1) != 1) return 3; /* the child failed */
+                    if (map_write("/fg.txt", "from the container's process\\n") < 0) return 1;
+                    puts("mapped");
+                    return 0;
+                }
+                """);
+        Path program = bundle.resolve("rootfs/mapwrite");
+        Process cc = new ProcessBuilder("gcc", "-static", "-O2", "-o", program.toString(), source.toString())
+                .redirectErrorStream(true).start();
+        String ccOut = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, cc.waitFor(), ccOut);
+        args("/mapwrite");
+        config(json -> ((ObjectNode) json.get("root")).put("readonly", false));
+        Result r = capsa("--backend=vm", "run", id("mmap-vm"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals("mapped\n", r.out());
+        assertEquals("from the container's process\n", Files.readString(bundle.resolve("rootfs/fg.txt")).replace("\0", ""));
+        assertEquals("from a killed process\n", Files.readString(bundle.resolve("rootfs/bg.txt")).replace("\0", ""));
+    }
+
     @Test
     void stdinReachesTheProcessAndItsEofEndsIt() throws Exception {
         args("cat");

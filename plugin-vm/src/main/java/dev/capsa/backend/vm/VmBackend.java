@@ -264,6 +264,8 @@ public final class VmBackend implements RuntimeBackend {
                 Faults.at(FaultStep.VM_GUEST_BOOTED);
                 LOG.debug("container \"{}\": guest booted in {} ms", ctx.id(), (System.nanoTime() - started) / 1_000_000);
                 long guestPid = agent.create(plan.orders());
+                LOG.debug("container \"{}\": process ready in the guest {} ms after QEMU's start", ctx.id(),
+                        (System.nanoTime() - started) / 1_000_000);
                 ctx.putData("vm.guestPid", Long.toString(guestPid));
                 Faults.at(FaultStep.VM_AGENT_CREATED);
                 if (relay != null) {
@@ -616,6 +618,8 @@ public final class VmBackend implements RuntimeBackend {
                 agent.hello();
             }
             exit = agent.awaitExit();
+            long exited = System.nanoTime();
+            LOG.debug("container \"{}\": the process exited with {}", ctx.id(), exit.code());
             if (fg != null && !fg.relay().awaitCounts(exit.stdoutBytes(), exit.stderrBytes(), REPLY_TIMEOUT)) {
                 LOG.warn("container \"{}\": the guest wrote {} and {} bytes to stdout and stderr, {} and {} arrived",
                         ctx.id(), exit.stdoutBytes(), exit.stderrBytes(), fg.relay().outBytes(), fg.relay().errBytes());
@@ -626,6 +630,8 @@ public final class VmBackend implements RuntimeBackend {
                 // guest kernel's power-off
                 fg.agent().close();
                 kill(fg.monitor());
+                LOG.debug("container \"{}\": output in and the guest gone {} ms after the exit", ctx.id(),
+                        (System.nanoTime() - exited) / 1_000_000);
             } else {
                 agent.powerOff();
             }
